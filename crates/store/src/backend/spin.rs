@@ -1,0 +1,63 @@
+//! Spin's SQLite interface (`fermyon:spin/sqlite@2.0.0`), inside components.
+
+use spin_sdk::sqlite::{Connection, Value as SpinValue};
+
+use crate::sql::{Row, Sql, SqlError, Value};
+
+pub struct SpinSql {
+    conn: Connection,
+}
+
+impl SpinSql {
+    /// Opens a database label granted to the component in spin.toml.
+    pub fn open(label: &str) -> Result<Self, SqlError> {
+        Connection::open(label)
+            .map(|conn| SpinSql { conn })
+            .map_err(|e| SqlError::new(format!("opening database {label:?}: {e}")))
+    }
+}
+
+fn to_spin(value: &Value) -> SpinValue {
+    match value {
+        Value::Null => SpinValue::Null,
+        Value::Integer(v) => SpinValue::Integer(*v),
+        Value::Real(v) => SpinValue::Real(*v),
+        Value::Text(v) => SpinValue::Text(v.clone()),
+        Value::Blob(v) => SpinValue::Blob(v.clone()),
+    }
+}
+
+fn from_spin(value: SpinValue) -> Value {
+    match value {
+        SpinValue::Null => Value::Null,
+        SpinValue::Integer(v) => Value::Integer(v),
+        SpinValue::Real(v) => Value::Real(v),
+        SpinValue::Text(v) => Value::Text(v),
+        SpinValue::Blob(v) => Value::Blob(v),
+    }
+}
+
+impl Sql for SpinSql {
+    fn query(&self, sql: &str, params: &[Value]) -> Result<Vec<Row>, SqlError> {
+        let params: Vec<SpinValue> = params.iter().map(to_spin).collect();
+        let result = self
+            .conn
+            .execute(sql, &params)
+            .map_err(|e| SqlError::new(e.to_string()))?;
+        Ok(result
+            .rows
+            .into_iter()
+            .map(|row| row.values.into_iter().map(from_spin).collect())
+            .collect())
+    }
+
+    fn execute(&self, sql: &str, params: &[Value]) -> Result<u64, SqlError> {
+        self.query(sql, params)?;
+        // The v2 interface reports no change count; SQLite keeps it per connection.
+        let rows = self.query("SELECT changes()", &[])?;
+        match rows.first().and_then(|r| r.first()) {
+            Some(Value::Integer(n)) => Ok(*n as u64),
+            _ => Err(SqlError::new("SELECT changes() returned no count")),
+        }
+    }
+}

@@ -1,0 +1,245 @@
+//! Execution rows and the per-status counters kept beside them.
+
+use fleetjobs_core::model::{Execution, ExecutionStatus, StatusCounts};
+use fleetjobs_core::{Rejection, Timestamp};
+
+use crate::codec::{
+    decode_token, encode_token, execution_from_row, execution_values, Page, EXECUTION_COLUMNS,
+};
+use crate::sql::{RowExt, Sql, Value};
+use crate::{params, Result, Store};
+
+/// Filters for listing executions.
+#[derive(Debug, Clone, Default)]
+pub struct ExecutionQuery {
+    pub status: Option<ExecutionStatus>,
+    pub limit: usize,
+    pub next_token: Option<String>,
+}
+
+/// Decodes a `(name, executionNumber)` keyset token; none starts at the top.
+fn name_number_cursor(token: Option<&str>) -> Result<(String, i64)> {
+    let Some(token) = token else {
+        return Ok((String::new(), 0));
+    };
+    match decode_token(token).as_deref() {
+        Some([serde_json::Value::String(name), n]) if n.is_i64() => {
+            Ok((name.clone(), n.as_i64().unwrap_or_default()))
+        }
+        _ => Err(Rejection::invalid("nextToken", "is not a token this API returned").into()),
+    }
+}
+
+impl<S: Sql> Store<S> {
+    fn executions_where(&self, filter: &str, params: &[Value]) -> Result<Vec<Execution>> {
+        let sql = format!("SELECT {EXECUTION_COLUMNS} FROM executions WHERE {filter}");
+        self.sql
+            .query(&sql, params)?
+            .iter()
+            .map(execution_from_row)
+            .collect()
+    }
+
+    /// One execution; the latest of the job on the thing without a number.
+    pub fn execution(
+        &self,
+        job_id: &str,
+        thing_name: &str,
+        execution_number: Option<i64>,
+    ) -> Result<Option<Execution>> {
+        let found = match execution_number {
+            Some(n) => self.executions_where(
+                "job_id = ?1 AND thing_name = ?2 AND execution_number = ?3",
+                params![job_id, thing_name, n],
+            )?,
+            None => self.executions_where(
+                "job_id = ?1 AND thing_name = ?2 ORDER BY execution_number DESC LIMIT 1",
+                params![job_id, thing_name],
+            )?,
+        };
+        Ok(found.into_iter().next())
+    }
+
+    /// A thing's QUEUED and IN_PROGRESS executions, in pending-list order.
+    pub fn pending_for_thing(&self, thing_name: &str) -> Result<Vec<Execution>> {
+        let mut pending = self.executions_where(
+            "thing_name = ?1 AND status IN ('IN_PROGRESS', 'QUEUED')
+             ORDER BY status = 'QUEUED', queued_at, job_id",
+            params![thing_name],
+        )?;
+        pending.sort_by(fleetjobs_core::notify::pending_order);
+        Ok(pending)
+    }
+
+    /// Up to `limit` executions of a job in the given statuses.
+    pub fn executions_of_job_in(
+        &self,
+        job_id: &str,
+        statuses: &[ExecutionStatus],
+        limit: usize,
+    ) -> Result<Vec<Execution>> {
+        let list = statuses
+            .iter()
+            .map(|s| format!("'{}'", s.as_str()))
+            .collect::<Vec<_>>()
+            .join(", ");
+        self.executions_where(
+            &format!("job_id = ?1 AND status IN ({list}) ORDER BY thing_name LIMIT ?2"),
+            params![job_id, limit as i64],
+        )
+    }
+
+    /// IN_PROGRESS executions whose effective deadline has passed.
+    pub fn executions_due(&self, now: Timestamp, limit: usize) -> Result<Vec<Execution>> {
+        self.executions_where(
+            "deadline IS NOT NULL AND deadline <= ?1 ORDER BY deadline LIMIT ?2",
+            params![now, limit as i64],
+        )
+    }
+
+    /// Pages through a job's executions by (thing, executionNumber).
+    pub fn executions_of_job(
+        &self,
+        job_id: &str,
+        query: &ExecutionQuery,
+    ) -> Result<Page<Execution>> {
+        let (after_thing, after_number) = name_number_cursor(query.next_token.as_deref())?;
+        let items = self.executions_where(
+            "job_id = ?1 AND (?2 IS NULL OR status = ?2)
+               AND (thing_name > ?3 OR (thing_name = ?3 AND execution_number > ?4))
+             ORDER BY thing_name, execution_number LIMIT ?5",
+            params![
+                job_id,
+                query.status.map(|s| s.as_str()),
+                after_thing,
+                after_number,
+                query.limit as i64
+            ],
+        )?;
+        Ok(page(items, query.limit, |e| {
+            vec![e.thing_name.clone().into(), e.execution_number.into()]
+        }))
+    }
+
+    /// Pages through a thing's executions by (job, executionNumber).
+    pub fn executions_of_thing(
+        &self,
+        thing_name: &str,
+        query: &ExecutionQuery,
+    ) -> Result<Page<Execution>> {
+        let (after_job, after_number) = name_number_cursor(query.next_token.as_deref())?;
+        let items = self.executions_where(
+            "thing_name = ?1 AND (?2 IS NULL OR status = ?2)
+               AND (job_id > ?3 OR (job_id = ?3 AND execution_number > ?4))
+             ORDER BY job_id, execution_number LIMIT ?5",
+            params![
+                thing_name,
+                query.status.map(|s| s.as_str()),
+                after_job,
+                after_number,
+                query.limit as i64
+            ],
+        )?;
+        Ok(page(items, query.limit, |e| {
+            vec![e.job_id.clone().into(), e.execution_number.into()]
+        }))
+    }
+
+    /// Writes a new execution and counts it.
+    pub fn insert_execution(&self, e: &Execution) -> Result<()> {
+        self.sql.execute(
+            &format!(
+                "INSERT INTO executions ({EXECUTION_COLUMNS}, deadline)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)"
+            ),
+            &execution_values(e),
+        )?;
+        self.count(&e.job_id, e.status, 1)
+    }
+
+    /// Writes a changed execution if nobody changed it since `previous` was
+    /// read (its versionNumber), and moves it between counters. Returns false
+    /// when the version no longer matches: nothing was written.
+    pub fn update_execution(&self, previous: &Execution, next: &Execution) -> Result<bool> {
+        let mut values = execution_values(next);
+        values.push(Value::from(previous.version_number));
+        let changed = self.sql.execute(
+            "UPDATE executions SET version_number = ?4, status = ?5, status_details = ?6,
+                 queued_at = ?7, started_at = ?8, last_updated_at = ?9, retries_failed = ?10,
+                 retries_timed_out = ?11, in_progress_deadline = ?12, step_deadline = ?13,
+                 force_canceled = ?14, deadline = ?15
+             WHERE job_id = ?1 AND thing_name = ?2 AND execution_number = ?3
+               AND version_number = ?16",
+            &values,
+        )?;
+        if changed == 0 {
+            return Ok(false);
+        }
+        if previous.status != next.status {
+            self.count(&next.job_id, previous.status, -1)?;
+            self.count(&next.job_id, next.status, 1)?;
+        }
+        Ok(true)
+    }
+
+    /// Deletes executions and uncounts them.
+    pub fn delete_executions(&self, executions: &[Execution]) -> Result<()> {
+        for e in executions {
+            let deleted = self.sql.execute(
+                "DELETE FROM executions WHERE job_id = ?1 AND thing_name = ?2 AND execution_number = ?3",
+                params![&e.job_id, &e.thing_name, e.execution_number],
+            )?;
+            if deleted > 0 {
+                self.count(&e.job_id, e.status, -1)?;
+            }
+        }
+        Ok(())
+    }
+
+    pub(crate) fn count(&self, job_id: &str, status: ExecutionStatus, delta: i64) -> Result<()> {
+        self.sql.execute(
+            "INSERT INTO job_status_counts (job_id, status, count) VALUES (?1, ?2, ?3)
+             ON CONFLICT (job_id, status) DO UPDATE SET count = count + excluded.count",
+            params![job_id, status.as_str(), delta],
+        )?;
+        Ok(())
+    }
+
+    /// The per-status counters of a job, as kept.
+    pub fn status_counts(&self, job_id: &str) -> Result<StatusCounts> {
+        self.counts_from(
+            "SELECT status, count FROM job_status_counts WHERE job_id = ?1",
+            job_id,
+        )
+    }
+
+    /// The per-status counters recounted from the executions (for checks).
+    pub fn recount(&self, job_id: &str) -> Result<StatusCounts> {
+        self.counts_from(
+            "SELECT status, COUNT(*) FROM executions WHERE job_id = ?1 GROUP BY status",
+            job_id,
+        )
+    }
+
+    fn counts_from(&self, sql: &str, job_id: &str) -> Result<StatusCounts> {
+        let mut counts = StatusCounts::default();
+        for row in self.sql.query(sql, params![job_id])? {
+            if let Some(status) = ExecutionStatus::parse(row.text(0)?) {
+                counts.set(status, row.int(1)?.max(0) as u64);
+            }
+        }
+        Ok(counts)
+    }
+}
+
+/// Cuts a page: a full page gets the next token, keyed on its last row.
+pub(crate) fn page<T>(
+    items: Vec<T>,
+    limit: usize,
+    key: impl Fn(&T) -> Vec<serde_json::Value>,
+) -> Page<T> {
+    let next_token = (items.len() == limit)
+        .then(|| items.last().map(|last| encode_token(&key(last))))
+        .flatten();
+    Page { items, next_token }
+}

@@ -1,0 +1,130 @@
+//! The fleetjobs store: schema, migrations and every query, over the [`Sql`]
+//! trait so the same SQL runs in Spin components and natively.
+//!
+//! The store persists what the core decides. Its operations (in [`ops`]) load
+//! state, call the core, write the result, the per-status counters and the
+//! outbox rows in one transaction. It never decides a rule itself.
+
+pub mod backend;
+mod codec;
+mod executions;
+mod jobs;
+pub mod ops;
+mod outbox;
+pub mod schema;
+pub mod sql;
+mod things;
+mod tokens;
+
+use fleetjobs_core::{Rejection, Timestamp};
+
+pub use outbox::OutboxMessage;
+pub use sql::{Sql, SqlError, Value};
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The request broke a rule; the caller answers with a 4xx.
+    #[error(transparent)]
+    Rejected(#[from] Rejection),
+    #[error(transparent)]
+    Sql(#[from] SqlError),
+    #[error("stored data is unreadable: {0}")]
+    Corrupt(String),
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Settings that shape what the store writes.
+#[derive(Debug, Clone)]
+pub struct StoreOptions {
+    /// Device topics live under `{topic_prefix}/{thing}/jobs/…`.
+    pub topic_prefix: String,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        StoreOptions {
+            topic_prefix: "$emqx/things".into(),
+        }
+    }
+}
+
+pub struct Store<S> {
+    sql: S,
+    options: StoreOptions,
+}
+
+impl<S: Sql> Store<S> {
+    pub fn new(sql: S, options: StoreOptions) -> Self {
+        Store { sql, options }
+    }
+
+    pub fn sql(&self) -> &S {
+        &self.sql
+    }
+
+    pub fn options(&self) -> &StoreOptions {
+        &self.options
+    }
+
+    /// Applies the migrations this database has not seen yet. Safe to call on
+    /// every open, from several processes at once.
+    pub fn migrate(&self, now: Timestamp) -> Result<()> {
+        self.sql.execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations (
+                version INTEGER PRIMARY KEY,
+                applied_at INTEGER NOT NULL
+            )",
+            &[],
+        )?;
+        for (version, statements) in schema::MIGRATIONS {
+            self.transaction(|store| {
+                let applied = store.sql.query(
+                    "SELECT 1 FROM schema_migrations WHERE version = ?1",
+                    params![*version],
+                )?;
+                if applied.is_empty() {
+                    for statement in *statements {
+                        store.sql.execute(statement, &[])?;
+                    }
+                    store.sql.execute(
+                        "INSERT INTO schema_migrations (version, applied_at) VALUES (?1, ?2)",
+                        params![*version, now],
+                    )?;
+                }
+                Ok(())
+            })?;
+        }
+        Ok(())
+    }
+
+    /// The latest applied schema version.
+    pub fn schema_version(&self) -> Result<i64> {
+        let rows = self.sql.query(
+            "SELECT COALESCE(MAX(version), 0) FROM schema_migrations",
+            &[],
+        )?;
+        Ok(sql::RowExt::int(&rows[0], 0)?)
+    }
+
+    /// Runs `work` in one write transaction (`BEGIN IMMEDIATE`, so the write
+    /// lock is taken up front and concurrent writers queue on the busy
+    /// timeout instead of failing mid-way). Any error rolls everything back:
+    /// a rejected request writes nothing.
+    pub fn transaction<T>(&self, work: impl FnOnce(&Self) -> Result<T>) -> Result<T> {
+        self.sql.execute("BEGIN IMMEDIATE", &[])?;
+        match work(self) {
+            Ok(value) => match self.sql.execute("COMMIT", &[]) {
+                Ok(_) => Ok(value),
+                Err(e) => {
+                    let _ = self.sql.execute("ROLLBACK", &[]);
+                    Err(e.into())
+                }
+            },
+            Err(e) => {
+                let _ = self.sql.execute("ROLLBACK", &[]);
+                Err(e)
+            }
+        }
+    }
+}

@@ -1,0 +1,106 @@
+//! Versioned migrations, applied in order and at most once each.
+//!
+//! Append new migrations; never edit an applied one. Each runs in its own
+//! transaction together with its row in `schema_migrations`, so a crash leaves
+//! either all of it or none.
+
+/// `(version, statements)`; one statement per string (Spin's interface runs
+/// exactly one statement per call).
+pub const MIGRATIONS: &[(i64, &[&str])] = &[(
+    1,
+    &[
+        "CREATE TABLE things (
+            thing_name TEXT PRIMARY KEY,
+            attributes TEXT NOT NULL,
+            token_hash TEXT,
+            version INTEGER NOT NULL,
+            created_at INTEGER NOT NULL
+        )",
+        "CREATE TABLE thing_groups (
+            group_name TEXT PRIMARY KEY,
+            description TEXT,
+            created_at INTEGER NOT NULL
+        )",
+        "CREATE TABLE thing_group_members (
+            group_name TEXT NOT NULL,
+            thing_name TEXT NOT NULL,
+            PRIMARY KEY (group_name, thing_name)
+        )",
+        "CREATE INDEX thing_group_members_by_thing ON thing_group_members (thing_name)",
+        // The job itself is a JSON document; the columns beside it are what
+        // queries filter and sort on.
+        "CREATE TABLE jobs (
+            job_id TEXT PRIMARY KEY,
+            body TEXT NOT NULL,
+            status TEXT NOT NULL,
+            job_type TEXT NOT NULL,
+            created_at INTEGER NOT NULL,
+            version INTEGER NOT NULL
+        )",
+        "CREATE INDEX jobs_by_created ON jobs (created_at DESC, job_id DESC)",
+        "CREATE INDEX jobs_by_status ON jobs (status, created_at DESC, job_id DESC)",
+        "CREATE TABLE job_target_groups (
+            job_id TEXT NOT NULL,
+            group_name TEXT NOT NULL,
+            PRIMARY KEY (job_id, group_name)
+        )",
+        "CREATE INDEX job_target_groups_by_group ON job_target_groups (group_name)",
+        "CREATE TABLE job_target_things (
+            job_id TEXT NOT NULL,
+            thing_name TEXT NOT NULL,
+            PRIMARY KEY (job_id, thing_name)
+        )",
+        // Resolved targets a paced rollout has not released yet, in order.
+        "CREATE TABLE job_pending_targets (
+            job_id TEXT NOT NULL,
+            seq INTEGER NOT NULL,
+            thing_name TEXT NOT NULL,
+            PRIMARY KEY (job_id, seq)
+        )",
+        "CREATE TABLE job_status_counts (
+            job_id TEXT NOT NULL,
+            status TEXT NOT NULL,
+            count INTEGER NOT NULL,
+            PRIMARY KEY (job_id, status)
+        )",
+        "CREATE TABLE executions (
+            job_id TEXT NOT NULL,
+            thing_name TEXT NOT NULL,
+            execution_number INTEGER NOT NULL,
+            version_number INTEGER NOT NULL,
+            status TEXT NOT NULL,
+            status_details TEXT NOT NULL,
+            queued_at INTEGER NOT NULL,
+            started_at INTEGER,
+            last_updated_at INTEGER NOT NULL,
+            retries_failed INTEGER NOT NULL,
+            retries_timed_out INTEGER NOT NULL,
+            in_progress_deadline INTEGER,
+            step_deadline INTEGER,
+            deadline INTEGER,
+            force_canceled INTEGER NOT NULL,
+            PRIMARY KEY (job_id, thing_name, execution_number)
+        )",
+        // A thing's pending list: IN_PROGRESS first, then by queuedAt.
+        "CREATE INDEX executions_by_thing_status ON executions (thing_name, status, queued_at)",
+        "CREATE INDEX executions_by_job_status ON executions (job_id, status, thing_name)",
+        "CREATE INDEX executions_by_deadline ON executions (deadline) WHERE deadline IS NOT NULL",
+        "CREATE TABLE outbox (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            topic TEXT NOT NULL,
+            payload BLOB NOT NULL,
+            created_at INTEGER NOT NULL,
+            claimed_until INTEGER
+        )",
+        // Replies to recent device requests, so a repeated clientToken is
+        // answered with the first reply instead of being applied twice.
+        "CREATE TABLE device_requests (
+            thing_name TEXT NOT NULL,
+            client_token TEXT NOT NULL,
+            reply TEXT NOT NULL,
+            created_at INTEGER NOT NULL,
+            PRIMARY KEY (thing_name, client_token)
+        )",
+        "CREATE INDEX device_requests_by_age ON device_requests (created_at)",
+    ],
+)];

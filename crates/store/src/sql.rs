@@ -1,0 +1,162 @@
+//! The one seam between the store and a database: run a statement with
+//! positional parameters (`?1`, `?2`, …) and get rows of plain values.
+//!
+//! Both backends run the same SQL. A PostgreSQL backend would rewrite `?N` to
+//! `$N` and map `INSERT … ON CONFLICT` unchanged; nothing above this trait
+//! needs to know.
+
+use fleetjobs_core::Timestamp;
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    Null,
+    Integer(i64),
+    Real(f64),
+    Text(String),
+    Blob(Vec<u8>),
+}
+
+pub type Row = Vec<Value>;
+
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("database error: {message}")]
+pub struct SqlError {
+    pub message: String,
+}
+
+impl SqlError {
+    pub fn new(message: impl Into<String>) -> Self {
+        SqlError {
+            message: message.into(),
+        }
+    }
+}
+
+pub trait Sql {
+    /// Runs one statement and returns its rows.
+    fn query(&self, sql: &str, params: &[Value]) -> Result<Vec<Row>, SqlError>;
+
+    /// Runs one statement and returns how many rows it changed.
+    fn execute(&self, sql: &str, params: &[Value]) -> Result<u64, SqlError>;
+}
+
+impl From<i64> for Value {
+    fn from(v: i64) -> Self {
+        Value::Integer(v)
+    }
+}
+
+impl From<u64> for Value {
+    fn from(v: u64) -> Self {
+        Value::Integer(v as i64)
+    }
+}
+
+impl From<bool> for Value {
+    fn from(v: bool) -> Self {
+        Value::Integer(v as i64)
+    }
+}
+
+impl From<&str> for Value {
+    fn from(v: &str) -> Self {
+        Value::Text(v.to_owned())
+    }
+}
+
+impl From<&String> for Value {
+    fn from(v: &String) -> Self {
+        Value::Text(v.clone())
+    }
+}
+
+impl From<String> for Value {
+    fn from(v: String) -> Self {
+        Value::Text(v)
+    }
+}
+
+impl From<Vec<u8>> for Value {
+    fn from(v: Vec<u8>) -> Self {
+        Value::Blob(v)
+    }
+}
+
+impl From<Timestamp> for Value {
+    fn from(v: Timestamp) -> Self {
+        Value::Integer(v.0)
+    }
+}
+
+impl<T: Into<Value>> From<Option<T>> for Value {
+    fn from(v: Option<T>) -> Self {
+        v.map_or(Value::Null, Into::into)
+    }
+}
+
+/// Builds a parameter slice: `params![job_id, now]`.
+#[macro_export]
+macro_rules! params {
+    ($($value:expr),* $(,)?) => {
+        &[$($crate::sql::Value::from($value)),*][..]
+    };
+}
+
+/// Typed reads of a result column.
+pub trait RowExt {
+    fn int(&self, i: usize) -> Result<i64, SqlError>;
+    fn opt_int(&self, i: usize) -> Result<Option<i64>, SqlError>;
+    fn text(&self, i: usize) -> Result<&str, SqlError>;
+    fn opt_text(&self, i: usize) -> Result<Option<&str>, SqlError>;
+    fn blob(&self, i: usize) -> Result<&[u8], SqlError>;
+
+    fn timestamp(&self, i: usize) -> Result<Timestamp, SqlError> {
+        self.int(i).map(Timestamp)
+    }
+
+    fn opt_timestamp(&self, i: usize) -> Result<Option<Timestamp>, SqlError> {
+        self.opt_int(i).map(|v| v.map(Timestamp))
+    }
+}
+
+fn column_error(i: usize, wanted: &str, got: Option<&Value>) -> SqlError {
+    SqlError::new(format!("column {i}: expected {wanted}, found {got:?}"))
+}
+
+impl RowExt for Row {
+    fn int(&self, i: usize) -> Result<i64, SqlError> {
+        match self.get(i) {
+            Some(Value::Integer(v)) => Ok(*v),
+            other => Err(column_error(i, "an integer", other)),
+        }
+    }
+
+    fn opt_int(&self, i: usize) -> Result<Option<i64>, SqlError> {
+        match self.get(i) {
+            Some(Value::Null) => Ok(None),
+            _ => self.int(i).map(Some),
+        }
+    }
+
+    fn text(&self, i: usize) -> Result<&str, SqlError> {
+        match self.get(i) {
+            Some(Value::Text(v)) => Ok(v),
+            other => Err(column_error(i, "text", other)),
+        }
+    }
+
+    fn opt_text(&self, i: usize) -> Result<Option<&str>, SqlError> {
+        match self.get(i) {
+            Some(Value::Null) => Ok(None),
+            _ => self.text(i).map(Some),
+        }
+    }
+
+    fn blob(&self, i: usize) -> Result<&[u8], SqlError> {
+        match self.get(i) {
+            Some(Value::Blob(v)) => Ok(v),
+            Some(Value::Text(v)) => Ok(v.as_bytes()),
+            other => Err(column_error(i, "a blob", other)),
+        }
+    }
+}

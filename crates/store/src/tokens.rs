@@ -1,0 +1,44 @@
+//! Replies to device requests by `clientToken`: a repeated request gets the
+//! first reply and is not applied twice.
+
+use fleetjobs_core::Timestamp;
+
+use crate::sql::{RowExt, Sql};
+use crate::{params, Result, Store};
+
+impl<S: Sql> Store<S> {
+    pub fn recall_reply(&self, thing_name: &str, client_token: &str) -> Result<Option<String>> {
+        let rows = self.sql.query(
+            "SELECT reply FROM device_requests WHERE thing_name = ?1 AND client_token = ?2",
+            params![thing_name, client_token],
+        )?;
+        Ok(match rows.first() {
+            Some(row) => Some(row.text(0)?.to_owned()),
+            None => None,
+        })
+    }
+
+    /// Remembers a reply; written in the transaction that applied the request.
+    pub fn remember_reply(
+        &self,
+        thing_name: &str,
+        client_token: &str,
+        reply: &str,
+        now: Timestamp,
+    ) -> Result<()> {
+        self.sql.execute(
+            "INSERT INTO device_requests (thing_name, client_token, reply, created_at)
+             VALUES (?1, ?2, ?3, ?4) ON CONFLICT DO NOTHING",
+            params![thing_name, client_token, reply, now],
+        )?;
+        Ok(())
+    }
+
+    /// Forgets replies older than `before`.
+    pub fn forget_replies(&self, before: Timestamp) -> Result<u64> {
+        Ok(self.sql.execute(
+            "DELETE FROM device_requests WHERE created_at < ?1",
+            params![before],
+        )?)
+    }
+}
