@@ -18,6 +18,9 @@ mod tokens;
 
 use fleetjobs_core::{Rejection, Timestamp};
 
+pub use codec::Page;
+pub use executions::ExecutionQuery;
+pub use jobs::JobQuery;
 pub use outbox::OutboxMessage;
 pub use sql::{Sql, SqlError, Value};
 

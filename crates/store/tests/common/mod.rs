@@ -1,0 +1,75 @@
+#![allow(dead_code)] // each test file uses a different part
+
+use std::collections::BTreeMap;
+
+use fleetjobs_core::job::CreateJob;
+use fleetjobs_core::{Job, Timestamp};
+use fleetjobs_store::backend::native::NativeSql;
+use fleetjobs_store::{Store, StoreOptions};
+
+pub fn noon() -> Timestamp {
+    Timestamp::parse("2026-11-26T12:00:00Z").unwrap()
+}
+
+pub fn memory_store() -> Store<NativeSql> {
+    let store = Store::new(
+        NativeSql::open_in_memory().unwrap(),
+        StoreOptions::default(),
+    );
+    store.migrate(noon()).unwrap();
+    store
+}
+
+/// A store on a file, so several connections can share it.
+pub fn file_store(dir: &tempfile::TempDir) -> Store<NativeSql> {
+    let store = Store::new(
+        NativeSql::open(dir.path().join("fleetjobs.db")).unwrap(),
+        StoreOptions::default(),
+    );
+    store.migrate(noon()).unwrap();
+    store
+}
+
+pub fn things(store: &Store<NativeSql>, names: &[&str]) {
+    for name in names {
+        store
+            .insert_thing(name, &BTreeMap::new(), "hash", noon())
+            .unwrap();
+    }
+}
+
+pub fn group(store: &Store<NativeSql>, group: &str, members: &[&str]) {
+    store.insert_group(group, None, noon()).unwrap();
+    things(store, members);
+    for member in members {
+        store.add_thing_to_group(group, member, noon()).unwrap();
+    }
+}
+
+pub fn create_job(
+    store: &Store<NativeSql>,
+    id: &str,
+    body: serde_json::Value,
+    now: Timestamp,
+) -> Job {
+    let request: CreateJob = serde_json::from_value(body).unwrap();
+    store.create_job(request, id.to_owned(), now).unwrap()
+}
+
+pub fn job_for(things: &[&str]) -> serde_json::Value {
+    serde_json::json!({
+        "targets": {"thingNames": things},
+        "document": {"action": "updateFirmware", "version": "2.1.5"}
+    })
+}
+
+/// The outbox as (topic, payload JSON), oldest first; drains it.
+pub fn drain_outbox(store: &Store<NativeSql>) -> Vec<(String, serde_json::Value)> {
+    let messages = store.claim_messages(noon(), 60_000, 100_000).unwrap();
+    let ids: Vec<i64> = messages.iter().map(|m| m.id).collect();
+    store.mark_published(&ids).unwrap();
+    messages
+        .into_iter()
+        .map(|m| (m.topic, serde_json::from_slice(&m.payload).unwrap()))
+        .collect()
+}

@@ -1,0 +1,398 @@
+mod common;
+
+use std::collections::HashSet;
+
+use common::*;
+use fleetjobs_core::execution::DeviceUpdate;
+use fleetjobs_core::job::CancelJob;
+use fleetjobs_core::model::{ExecutionStatus, JobStatus};
+use fleetjobs_core::Rejection;
+use fleetjobs_store::{Error, ExecutionQuery};
+use serde_json::json;
+
+use ExecutionStatus::*;
+
+fn topics(messages: &[(String, serde_json::Value)]) -> Vec<&str> {
+    messages
+        .iter()
+        .map(|(t, _)| t.rsplit('/').next().unwrap())
+        .collect()
+}
+
+#[test]
+fn device_lifecycle_orders_the_pending_list_and_notifies_on_head_changes() {
+    let store = memory_store();
+    things(&store, &["dev"]);
+    for (i, id) in ["a", "b", "c"].iter().enumerate() {
+        create_job(&store, id, job_for(&["dev"]), noon().plus_minutes(i as i64));
+    }
+    drain_outbox(&store);
+    let pending = store.pending_for_thing("dev").unwrap();
+    let ids: Vec<_> = pending.iter().map(|e| e.job_id.as_str()).collect();
+    assert_eq!(ids, ["a", "b", "c"]);
+
+    let now = noon().plus_minutes(5);
+    let started = store.start_next("dev", None, None, now).unwrap().unwrap();
+    assert_eq!(
+        (
+            started.job_id.as_str(),
+            started.status,
+            started.version_number
+        ),
+        ("a", InProgress, 2)
+    );
+    assert!(
+        drain_outbox(&store).is_empty(),
+        "starting the head sends nothing"
+    );
+    let again = store.start_next("dev", None, None, now).unwrap().unwrap();
+    assert_eq!(again, started);
+
+    let done = store
+        .device_update("dev", "a", None, &DeviceUpdate::to(Succeeded), now)
+        .unwrap();
+    assert_eq!((done.status, done.version_number), (Succeeded, 3));
+    let messages = drain_outbox(&store);
+    assert_eq!(topics(&messages), ["notify-next", "notify"]);
+    assert_eq!(messages[0].1["execution"]["jobId"], "b");
+    let queued: Vec<_> = messages[1].1["jobs"]["QUEUED"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["jobId"].as_str().unwrap())
+        .collect();
+    assert_eq!(queued, ["b", "c"]);
+
+    let err = store
+        .device_update("dev", "a", None, &DeviceUpdate::to(Failed), now)
+        .unwrap_err();
+    let Error::Rejected(rejection) = err else {
+        panic!("{err:?}")
+    };
+    assert_eq!(rejection.device_code(), "InvalidStateTransition");
+    assert_eq!(rejection.execution_state().unwrap().status, Succeeded);
+    assert!(
+        drain_outbox(&store).is_empty(),
+        "a rejection writes nothing"
+    );
+
+    for id in ["b", "c"] {
+        store
+            .device_update("dev", id, None, &DeviceUpdate::to(Succeeded), now)
+            .unwrap();
+    }
+    let last = drain_outbox(&store);
+    let tail = &last[last.len() - 2..];
+    assert_eq!(topics(tail), ["notify-next", "notify"]);
+    assert_eq!(tail[0].1, json!({"timestamp": now.as_secs()}));
+    assert_eq!(tail[1].1, json!({"timestamp": now.as_secs(), "jobs": {}}));
+    assert_eq!(
+        store.status_counts("c").unwrap(),
+        store.recount("c").unwrap()
+    );
+}
+
+#[test]
+fn version_mismatch_and_unknown_executions_are_refused() {
+    let store = memory_store();
+    things(&store, &["dev"]);
+    create_job(&store, "j", job_for(&["dev"]), noon());
+    let update = DeviceUpdate {
+        expected_version: Some(7),
+        ..DeviceUpdate::to(InProgress)
+    };
+    let err = store
+        .device_update("dev", "j", None, &update, noon())
+        .unwrap_err();
+    assert!(matches!(
+        err,
+        Error::Rejected(Rejection::VersionMismatch { expected: 7, .. })
+    ));
+    let err = store
+        .device_update("dev", "nope", None, &DeviceUpdate::to(InProgress), noon())
+        .unwrap_err();
+    assert!(matches!(
+        err,
+        Error::Rejected(Rejection::ResourceNotFound(_))
+    ));
+    assert_eq!(
+        store
+            .execution("j", "dev", None)
+            .unwrap()
+            .unwrap()
+            .version_number,
+        1
+    );
+}
+
+#[test]
+fn a_failure_with_retries_left_queues_the_next_attempt() {
+    let store = memory_store();
+    things(&store, &["dev"]);
+    let mut body = job_for(&["dev"]);
+    body["jobExecutionsRetryConfig"] =
+        json!({"criteriaList": [{"failureType": "FAILED", "numberOfRetries": 1}]});
+    create_job(&store, "j", body, noon());
+    store
+        .device_update("dev", "j", None, &DeviceUpdate::to(Failed), noon())
+        .unwrap();
+    let retry = store.execution("j", "dev", None).unwrap().unwrap();
+    assert_eq!(
+        (retry.execution_number, retry.status, retry.retry_attempt()),
+        (2, Queued, 1)
+    );
+    store
+        .device_update("dev", "j", None, &DeviceUpdate::to(Failed), noon())
+        .unwrap();
+    let last = store.execution("j", "dev", None).unwrap().unwrap();
+    assert_eq!((last.execution_number, last.status), (2, Failed));
+    let counts = store.status_counts("j").unwrap();
+    assert_eq!(counts.get(Failed), 2);
+    assert_eq!(counts, store.recount("j").unwrap());
+}
+
+#[test]
+fn paging_through_1000_executions_visits_each_once() {
+    let store = memory_store();
+    let names: Vec<String> = (0..1000).map(|i| format!("dev{i}")).collect();
+    let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+    group(&store, "fleet", &refs);
+    create_job(
+        &store,
+        "big",
+        json!({"targets": {"thingGroupNames": ["fleet"]}, "document": {}}),
+        noon(),
+    );
+    let mut seen = HashSet::new();
+    let mut token = None;
+    let mut pages = 0;
+    loop {
+        let page = store
+            .executions_of_job(
+                "big",
+                &ExecutionQuery {
+                    status: None,
+                    limit: 7,
+                    next_token: token,
+                },
+            )
+            .unwrap();
+        pages += 1;
+        for e in page.items {
+            assert!(seen.insert(e.thing_name), "visited twice");
+        }
+        token = page.next_token;
+        if token.is_none() {
+            break;
+        }
+    }
+    assert_eq!(seen.len(), 1000);
+    assert_eq!(pages, 1000 / 7 + 1);
+    let for_thing = store
+        .executions_of_thing(
+            "dev5",
+            &ExecutionQuery {
+                status: Some(Queued),
+                limit: 10,
+                next_token: None,
+            },
+        )
+        .unwrap();
+    assert_eq!(for_thing.items.len(), 1);
+}
+
+#[test]
+fn cancel_job_leaves_in_progress_alone_unless_forced() {
+    let store = memory_store();
+    things(&store, &["a", "b", "c"]);
+    create_job(&store, "j", job_for(&["a", "b", "c"]), noon());
+    store.start_next("a", None, None, noon()).unwrap();
+    let cancel = CancelJob {
+        reason_code: Some("USER_CANCEL".into()),
+        comment: Some("Pausing rollout for investigation".into()),
+        force: false,
+    };
+    let job = store.cancel_job("j", &cancel, noon()).unwrap();
+    assert_eq!(
+        (job.status, job.force_canceled),
+        (JobStatus::Canceled, false)
+    );
+    assert_eq!(job.reason_code.as_deref(), Some("USER_CANCEL"));
+    let counts = store.status_counts("j").unwrap();
+    assert_eq!((counts.get(Canceled), counts.get(InProgress)), (2, 1));
+
+    let forced = store
+        .cancel_job(
+            "j",
+            &CancelJob {
+                force: true,
+                ..Default::default()
+            },
+            noon(),
+        )
+        .unwrap();
+    assert!(forced.force_canceled);
+    assert_eq!(store.status_counts("j").unwrap().get(Canceled), 3);
+    assert_eq!(
+        store.status_counts("j").unwrap(),
+        store.recount("j").unwrap()
+    );
+    let err = store
+        .device_update("a", "j", None, &DeviceUpdate::to(Succeeded), noon())
+        .unwrap_err();
+    assert!(matches!(
+        err,
+        Error::Rejected(Rejection::InvalidStateTransition { .. })
+    ));
+}
+
+#[test]
+fn cancel_one_execution_touches_no_other_device() {
+    let store = memory_store();
+    things(&store, &["a", "b"]);
+    create_job(&store, "j", job_for(&["a", "b"]), noon());
+    drain_outbox(&store);
+    let canceled = store
+        .cancel_execution("j", "a", false, Some(1), None, noon())
+        .unwrap();
+    assert_eq!((canceled.status, canceled.version_number), (Canceled, 2));
+    assert_eq!(
+        store.execution("j", "b", None).unwrap().unwrap().status,
+        Queued
+    );
+    let messages = drain_outbox(&store);
+    assert!(
+        messages.iter().all(|(t, _)| t.contains("/a/")),
+        "{messages:?}"
+    );
+    let err = store
+        .cancel_execution("j", "b", false, Some(5), None, noon())
+        .unwrap_err();
+    assert!(matches!(
+        err,
+        Error::Rejected(Rejection::VersionMismatch { .. })
+    ));
+}
+
+#[test]
+fn deleting_a_job_with_many_executions_goes_in_batches() {
+    let store = memory_store();
+    let names: Vec<String> = (0..2500).map(|i| format!("dev{i}")).collect();
+    let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+    group(&store, "fleet", &refs);
+    create_job(
+        &store,
+        "big",
+        json!({"targets": {"thingGroupNames": ["fleet"]}, "document": {}}),
+        noon(),
+    );
+    let err = store.delete_job("big", false, noon()).unwrap_err();
+    assert!(matches!(
+        err,
+        Error::Rejected(Rejection::InvalidStateTransition { .. })
+    ));
+    let job = store.delete_job("big", true, noon()).unwrap();
+    assert_eq!(job.status, JobStatus::DeletionInProgress);
+    let mut passes = 0;
+    while !store.purge_job("big", noon()).unwrap() {
+        passes += 1;
+        assert_eq!(
+            store.job("big").unwrap().unwrap().status,
+            JobStatus::DeletionInProgress
+        );
+    }
+    assert_eq!(passes, 2);
+    assert!(store.job("big").unwrap().is_none());
+    assert!(store.pending_for_thing("dev7").unwrap().is_empty());
+}
+
+#[test]
+fn continuous_jobs_follow_group_membership() {
+    let store = memory_store();
+    group(&store, "g", &["a"]);
+    things(&store, &["late"]);
+    create_job(
+        &store,
+        "cont",
+        json!({"jobType": "CONTINUOUS", "targets": {"thingGroupNames": ["g"]}, "document": {}}),
+        noon(),
+    );
+    store.add_thing_to_group("g", "late", noon()).unwrap();
+    let joined = store.execution("cont", "late", None).unwrap().unwrap();
+    assert_eq!((joined.status, joined.execution_number), (Queued, 1));
+    store.remove_thing_from_group("g", "late", noon()).unwrap();
+    assert_eq!(
+        store
+            .execution("cont", "late", None)
+            .unwrap()
+            .unwrap()
+            .status,
+        Removed
+    );
+    store.add_thing_to_group("g", "late", noon()).unwrap();
+    let rejoined = store.execution("cont", "late", None).unwrap().unwrap();
+    assert_eq!((rejoined.status, rejoined.execution_number), (Queued, 2));
+    assert_eq!(
+        store.status_counts("cont").unwrap(),
+        store.recount("cont").unwrap()
+    );
+}
+
+#[test]
+fn timeouts_fire_at_the_deadline_and_retry() {
+    let store = memory_store();
+    things(&store, &["dev"]);
+    let mut body = job_for(&["dev"]);
+    body["timeoutConfig"] = json!({"inProgressTimeoutInMinutes": 20});
+    body["jobExecutionsRetryConfig"] =
+        json!({"criteriaList": [{"failureType": "TIMED_OUT", "numberOfRetries": 1}]});
+    create_job(&store, "j", body, noon());
+    store
+        .start_next("dev", None, Some(7), noon().plus_minutes(5))
+        .unwrap();
+    assert_eq!(store.time_out_due(noon().plus_minutes(11), 100).unwrap(), 0);
+    assert_eq!(store.time_out_due(noon().plus_minutes(12), 100).unwrap(), 1);
+    let first = store.execution("j", "dev", Some(1)).unwrap().unwrap();
+    assert_eq!(first.status, TimedOut);
+    let retry = store.execution("j", "dev", None).unwrap().unwrap();
+    assert_eq!((retry.execution_number, retry.status), (2, Queued));
+}
+
+#[test]
+fn a_repeated_client_token_is_answered_from_memory() {
+    let store = memory_store();
+    assert_eq!(store.recall_reply("dev", "tok").unwrap(), None);
+    store
+        .remember_reply("dev", "tok", "{\"a\":1}", noon())
+        .unwrap();
+    store
+        .remember_reply("dev", "tok", "{\"b\":2}", noon())
+        .unwrap();
+    assert_eq!(
+        store.recall_reply("dev", "tok").unwrap().as_deref(),
+        Some("{\"a\":1}")
+    );
+    assert_eq!(store.recall_reply("other", "tok").unwrap(), None);
+    assert_eq!(store.forget_replies(noon().plus_minutes(1)).unwrap(), 1);
+}
+
+#[test]
+fn outbox_claims_are_leased_so_two_publishers_do_not_both_send() {
+    let store = memory_store();
+    things(&store, &["dev"]);
+    create_job(&store, "j", job_for(&["dev"]), noon());
+    let first = store.claim_messages(noon(), 30_000, 100).unwrap();
+    assert_eq!(first.len(), 2);
+    assert!(store
+        .claim_messages(noon(), 30_000, 100)
+        .unwrap()
+        .is_empty());
+    let after_lease = store
+        .claim_messages(noon().plus_minutes(1), 30_000, 100)
+        .unwrap();
+    assert_eq!(after_lease.len(), 2, "an expired claim is taken over");
+    store
+        .mark_published(&after_lease.iter().map(|m| m.id).collect::<Vec<_>>())
+        .unwrap();
+    assert_eq!(store.outbox_len().unwrap(), 0);
+}
