@@ -1,0 +1,81 @@
+//! Benchmark: create a job for 100,000 things through the store on rusqlite
+//! (resolve the group, queue every execution, count, write notify and
+//! notify-next for each thing), next to the limit measured in the same run:
+//! SQLite's bulk insert of as many execution-shaped rows in one transaction.
+//!
+//! `cargo run --release -p fleetjobs-store --example bench_create_job [things]`
+
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+use fleetjobs_core::job::CreateJob;
+use fleetjobs_core::Timestamp;
+use fleetjobs_store::backend::native::NativeSql;
+use fleetjobs_store::{params, Sql, Store, StoreOptions};
+
+fn main() {
+    let things: usize = std::env::args()
+        .nth(1)
+        .map(|n| n.parse().expect("the number of things"))
+        .unwrap_or(100_000);
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let now = Timestamp::parse("2026-11-26T12:00:00Z").unwrap();
+    let store = Store::new(
+        NativeSql::open(dir.path().join("bench.db")).unwrap(),
+        StoreOptions::default(),
+    );
+    store.migrate(now).unwrap();
+    let names: Vec<String> = (0..things).map(|i| format!("thing-{i:06}")).collect();
+    store
+        .transaction(|s| {
+            s.insert_group("fleet", None, now)?;
+            for name in &names {
+                s.insert_thing(name, &BTreeMap::new(), "hash", now)?;
+                s.insert_member("fleet", name)?;
+            }
+            Ok(())
+        })
+        .unwrap();
+
+    let limit = bulk_insert_rate(&dir, things);
+
+    let request: CreateJob = serde_json::from_value(serde_json::json!({
+        "targets": {"thingGroupNames": ["fleet"]},
+        "document": {"action": "updateFirmware", "params": {"version": "2.1.5",
+            "url": "https://firmware.example.com/thermostat-v2.1.5.bin"}}
+    }))
+    .unwrap();
+    let started = Instant::now();
+    store.create_job(request, "bench".into(), now).unwrap();
+    let seconds = started.elapsed().as_secs_f64();
+    let outbox = store.outbox_len().unwrap();
+    assert_eq!(outbox, 2 * things as u64);
+
+    let rate = things as f64 / seconds;
+    println!("create job for {things} things (queued, counted, {outbox} notifications in the outbox): {seconds:.2} s");
+    println!("  {rate:.0} executions/s = {:.2} of SQLite's bulk insert rate measured now ({limit:.0} rows/s)", rate / limit);
+}
+
+/// Rows/s of a plain prepared insert of execution-shaped rows in one transaction.
+fn bulk_insert_rate(dir: &tempfile::TempDir, rows: usize) -> f64 {
+    let sql = NativeSql::open(dir.path().join("limit.db")).unwrap();
+    sql.execute(
+        "CREATE TABLE rows (job_id TEXT, thing_name TEXT, n INTEGER, status TEXT,
+         queued_at INTEGER, PRIMARY KEY (job_id, thing_name, n))",
+        &[],
+    )
+    .unwrap();
+    sql.execute("CREATE INDEX rows_by_thing ON rows (thing_name, status, queued_at)", &[])
+        .unwrap();
+    let started = Instant::now();
+    sql.execute("BEGIN", &[]).unwrap();
+    for i in 0..rows {
+        sql.execute(
+            "INSERT INTO rows VALUES (?1, ?2, 1, 'QUEUED', ?3)",
+            params!["bench", format!("thing-{i:06}"), i as i64],
+        )
+        .unwrap();
+    }
+    sql.execute("COMMIT", &[]).unwrap();
+    rows as f64 / started.elapsed().as_secs_f64()
+}

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Runs every check and test of fleetjobs. This is what CI runs (.ci/run).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+scripts/setup.sh
+
+echo "== format and lints"
+cargo fmt --all --check
+cargo clippy --workspace --all-targets -- -D warnings
+
+echo "== shared crates build for wasm32-wasip2 (nothing native-only creeps in)"
+cargo build -p fleetjobs-core -p fleetjobs-store --target wasm32-wasip2
+
+echo "== unit, property and store tests"
+cargo test --workspace
