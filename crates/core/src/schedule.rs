@@ -72,7 +72,7 @@ pub enum ScheduleStep {
     Idle,
     /// SCHEDULED ↔ IN_PROGRESS (start time reached, a window opened or closed),
     /// or the rollout stopped: persist the job.
-    Update(Job),
+    Update(Box<Job>),
     /// endTime passed with CANCEL or FORCE_CANCEL: cancel the job.
     Cancel { force: bool },
 }
@@ -130,7 +130,7 @@ impl Job {
                     job.end_applied = true;
                     job.rollout.stopped = true;
                     job.status = JobStatus::InProgress;
-                    ScheduleStep::Update(job)
+                    ScheduleStep::Update(Box::new(job))
                 }
                 EndBehavior::Cancel => ScheduleStep::Cancel { force: false },
                 EndBehavior::ForceCancel => ScheduleStep::Cancel { force: true },
@@ -145,7 +145,7 @@ impl Job {
         }
         let mut job = self.changed(now);
         job.status = wanted;
-        ScheduleStep::Update(job)
+        ScheduleStep::Update(Box::new(job))
     }
 }
 
