@@ -4,7 +4,9 @@
 use serde::Deserialize;
 
 use crate::abort::Abort;
-use crate::config::{AbortConfig, JobConfig, RetryConfig, RolloutConfig, TimeoutConfig};
+use crate::config::{
+    AbortConfig, JobConfig, RetryConfig, RetryFailureType, RolloutConfig, TimeoutConfig,
+};
 use crate::error::Rejection;
 use crate::model::{ExecutionStatus, Job, JobStatus, JobType, StatusCounts, Tag, Targets};
 use crate::time::Timestamp;
@@ -102,6 +104,21 @@ fn check_targets(targets: &Targets) -> Result<(), Rejection> {
         .try_for_each(|n| validate::thing_group_name(n))
 }
 
+/// Whether `new` would allow some thing more retries than `old`: for either
+/// failure type, or in all (splitting an ALL budget into two raises it).
+fn raises_retries(old: Option<&RetryConfig>, new: &RetryConfig) -> bool {
+    let budget = |config: Option<&RetryConfig>, failure| config.map_or(0, |c| c.budget(failure));
+    let total = |config: Option<&RetryConfig>| {
+        config.map_or(0, |c| {
+            c.criteria_list.iter().map(|c| c.number_of_retries).sum()
+        })
+    };
+    [RetryFailureType::Failed, RetryFailureType::TimedOut]
+        .into_iter()
+        .any(|failure| budget(Some(new), failure) > budget(old, failure))
+        || total(Some(new)) > total(old)
+}
+
 impl CreateJob {
     /// Validates the request and builds the job. `job_id` is used when the
     /// body has none (the caller makes a UUID). Targets are checked for form
@@ -181,14 +198,8 @@ impl Job {
         if let Some(description) = &update.description {
             validate::free_text("description", description)?;
         }
-        if let (Some(new), old) = (&update.job_executions_retry_config, &self.config.retry) {
-            let raises = new.criteria_list.iter().any(|c| {
-                c.number_of_retries > 0
-                    && old
-                        .as_ref()
-                        .is_none_or(|old| old.budget(c.failure_type) < c.number_of_retries)
-            });
-            if raises {
+        if let Some(new) = &update.job_executions_retry_config {
+            if raises_retries(self.config.retry.as_ref(), new) {
                 return Err(Rejection::invalid(
                     "jobExecutionsRetryConfig",
                     "after creation retries can only be lowered, not raised",

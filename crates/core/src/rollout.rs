@@ -26,7 +26,9 @@ pub fn rate_per_minute(config: &RolloutConfig, notified: u64, succeeded: u64) ->
     };
     let steps = (count / threshold.max(1)).min(64) as i32;
     let rate = exp.base_rate_per_minute as f64 * exp.increment_factor.powi(steps);
-    (rate.floor() as u64).min(cap)
+    // A whole product such as 45 × 1.4 = 63 can land just below 63 in binary
+    // floating point; the allowance keeps floor() from losing one.
+    ((rate + 1e-6).floor() as u64).min(cap)
 }
 
 /// How many targets to release now and the job's rollout state afterwards.
