@@ -11,6 +11,7 @@ cargo clippy --workspace --all-targets -- -D warnings
 
 echo "== shared crates build for wasm32-wasip2 (nothing native-only creeps in)"
 cargo build -p fleetjobs-core -p fleetjobs-store --target wasm32-wasip2
+cargo clippy -p fleetjobs-core -p fleetjobs-store --target wasm32-wasip2 -- -D warnings
 
 echo "== unit, property and store tests"
 cargo test --workspace
