@@ -65,8 +65,11 @@ fn bulk_insert_rate(dir: &tempfile::TempDir, rows: usize) -> f64 {
         &[],
     )
     .unwrap();
-    sql.execute("CREATE INDEX rows_by_thing ON rows (thing_name, status, queued_at)", &[])
-        .unwrap();
+    sql.execute(
+        "CREATE INDEX rows_by_thing ON rows (thing_name, status, queued_at)",
+        &[],
+    )
+    .unwrap();
     let started = Instant::now();
     sql.execute("BEGIN", &[]).unwrap();
     for i in 0..rows {
