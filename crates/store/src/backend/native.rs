@@ -1,12 +1,14 @@
 //! rusqlite: native tests, tools and benchmarks.
 
 use std::path::Path;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use rusqlite::types::{ToSqlOutput, ValueRef};
 use rusqlite::{params_from_iter, Connection, ToSql};
 
 use crate::sql::{Row, Sql, SqlError, Value};
+
+const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
 pub struct NativeSql {
     conn: Connection,
@@ -40,9 +42,17 @@ impl NativeSql {
     }
 
     fn configure(conn: Connection) -> Result<Self, SqlError> {
-        conn.busy_timeout(Duration::from_secs(10)).map_err(error)?;
-        conn.pragma_update(None, "journal_mode", "WAL")
-            .map_err(error)?;
+        conn.busy_timeout(BUSY_TIMEOUT).map_err(error)?;
+        // Switching a new database to WAL needs an exclusive lock and SQLite
+        // reports a competing opener as busy without calling the busy handler.
+        let deadline = Instant::now() + BUSY_TIMEOUT;
+        while let Err(e) = conn.pragma_update(None, "journal_mode", "WAL") {
+            let busy = e.sqlite_error_code() == Some(rusqlite::ErrorCode::DatabaseBusy);
+            if !busy || Instant::now() >= deadline {
+                return Err(error(e));
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
         conn.pragma_update(None, "synchronous", "NORMAL")
             .map_err(error)?;
         conn.set_prepared_statement_cache_capacity(64);
