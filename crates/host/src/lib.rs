@@ -1,0 +1,23 @@
+//! The `fleetjobs` host: runs a Spin application (`spin.toml`) on wasmtime the
+//! way `spin up` would, so the fleetjobs components deploy unchanged to Spin
+//! and to this host.
+//!
+//! Like Spin's `crates/factor-*`, the host is organised one module per Spin
+//! capability. These first modules are the application model, pure and
+//! independent of wasmtime:
+//!
+//! - [`manifest`]: `spin.toml` (manifest v2), parsed strictly and validated;
+//! - [`runtime_config`]: `runtime-config.toml` (SQLite and key-value labels);
+//! - [`routing`]: the HTTP trigger's routing rules and `spin-*` headers;
+//! - [`variables`]: application and component variables.
+//!
+//! and the first runtime piece:
+//!
+//! - [`broker`]: the managed mosquitto `fleetjobs up` starts when no
+//!   external broker is given.
+
+pub mod broker;
+pub mod manifest;
+pub mod routing;
+pub mod runtime_config;
+pub mod variables;
