@@ -17,6 +17,7 @@
 //!   external broker is given.
 
 pub mod broker;
+pub mod config_file;
 pub mod manifest;
 pub mod routing;
 pub mod runtime_config;

@@ -12,9 +12,10 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use serde::de::{self, DeserializeOwned, Deserializer, MapAccess, SeqAccess, Visitor};
+use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
 
+use crate::config_file::{from_toml, ConfigError};
 use crate::routing::RoutePattern;
 use crate::variables::{self, Template};
 
@@ -242,57 +243,13 @@ pub struct BuildConfig {
 }
 
 /// A manifest that cannot be loaded.
-#[derive(Debug, thiserror::Error)]
-pub enum ManifestError {
-    #[error("cannot read {}: {source}", path.display())]
-    Read {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
-    /// Not TOML at all.
-    #[error("invalid TOML{}: {message}", at_line(*line))]
-    Syntax {
-        message: String,
-        line: Option<usize>,
-    },
-    /// TOML, but not a valid manifest; `key` is the path of the culprit.
-    #[error("{}", invalid_message(key, message, *line))]
-    Invalid {
-        key: String,
-        message: String,
-        line: Option<usize>,
-    },
-}
-
-impl ManifestError {
-    /// The manifest key the error is about, if any.
-    pub fn key(&self) -> Option<&str> {
-        match self {
-            Self::Invalid { key, .. } => Some(key),
-            _ => None,
-        }
-    }
-}
+pub type ManifestError = ConfigError;
 
 fn invalid(key: impl Into<String>, message: impl Into<String>) -> ManifestError {
     ManifestError::Invalid {
         key: key.into(),
         message: message.into(),
         line: None,
-    }
-}
-
-pub(crate) fn at_line(line: Option<usize>) -> String {
-    line.map(|l| format!(" (line {l})")).unwrap_or_default()
-}
-
-pub(crate) fn invalid_message(key: &str, message: &str, line: Option<usize>) -> String {
-    let at = at_line(line);
-    if key.is_empty() {
-        format!("{message}{at}")
-    } else {
-        format!("{key}: {message}{at}")
     }
 }
 
@@ -330,7 +287,7 @@ impl Manifest {
     /// `base_dir`.
     pub fn parse(text: &str, base_dir: &Path) -> Result<Self, ManifestError> {
         check_version(text)?;
-        let raw: RawManifest = from_toml(text).map_err(TomlError::into_manifest_error)?;
+        let raw: RawManifest = from_toml(text)?;
         let mut manifest = Manifest {
             base_dir: base_dir.to_path_buf(),
             application: raw.application,
@@ -530,7 +487,7 @@ fn check_version(text: &str) -> Result<(), ManifestError> {
     struct Probe {
         spin_manifest_version: Option<toml::Value>,
     }
-    let probe: Probe = from_toml(text).map_err(TomlError::into_manifest_error)?;
+    let probe: Probe = from_toml(text)?;
     match probe.spin_manifest_version {
         Some(toml::Value::Integer(2)) => Ok(()),
         Some(other) => Err(invalid(
@@ -542,74 +499,6 @@ fn check_version(text: &str) -> Result<(), ManifestError> {
             "missing; add `spin_manifest_version = 2`",
         )),
     }
-}
-
-/// A TOML deserialization failure with the path of the key it concerns.
-#[derive(Debug)]
-pub(crate) struct TomlError {
-    /// Dotted key path, with `[i]` for array elements; `None` for syntax errors.
-    pub key: Option<String>,
-    pub message: String,
-    pub line: Option<usize>,
-}
-
-impl TomlError {
-    fn into_manifest_error(self) -> ManifestError {
-        match self.key {
-            None => ManifestError::Syntax {
-                message: self.message,
-                line: self.line,
-            },
-            Some(key) => ManifestError::Invalid {
-                key,
-                message: self.message,
-                line: self.line,
-            },
-        }
-    }
-}
-
-/// Deserializes a TOML document, recording the key path of any error (toml's
-/// own messages say what is wrong but not where in the tree).
-pub(crate) fn from_toml<T: DeserializeOwned>(text: &str) -> Result<T, TomlError> {
-    let line_of = |error: &toml::de::Error| {
-        error
-            .span()
-            .map(|span| text[..span.start.min(text.len())].matches('\n').count() + 1)
-    };
-    let deserializer = toml::Deserializer::parse(text).map_err(|e| TomlError {
-        key: None,
-        message: e.message().trim().to_string(),
-        line: line_of(&e),
-    })?;
-    serde_path_to_error::deserialize(deserializer).map_err(|e| TomlError {
-        key: Some(key_path(e.path())),
-        message: e.inner().message().trim().to_string(),
-        line: line_of(e.inner()),
-    })
-}
-
-fn key_path(path: &serde_path_to_error::Path) -> String {
-    use serde_path_to_error::Segment;
-    let mut out = String::new();
-    for segment in path.iter() {
-        match segment {
-            Segment::Seq { index } => out.push_str(&format!("[{index}]")),
-            Segment::Map { key } | Segment::Enum { variant: key } => {
-                if !out.is_empty() {
-                    out.push('.');
-                }
-                out.push_str(key);
-            }
-            Segment::Unknown => {
-                if !out.is_empty() {
-                    out.push('.');
-                }
-                out.push('?');
-            }
-        }
-    }
-    out
 }
 
 // --- string-or-table fields -------------------------------------------------

@@ -20,7 +20,8 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use crate::manifest::{at_line, from_toml, invalid_message, Manifest, TomlError};
+use crate::config_file::{from_toml, ConfigError};
+use crate::manifest::Manifest;
 
 /// The label every application has.
 pub const DEFAULT_LABEL: &str = "default";
@@ -44,52 +45,7 @@ pub struct RuntimeConfig {
 }
 
 /// A runtime config that cannot be used.
-#[derive(Debug, thiserror::Error)]
-pub enum RuntimeConfigError {
-    #[error("cannot read {}: {source}", path.display())]
-    Read {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
-    #[error("invalid TOML{}: {message}", at_line(*line))]
-    Syntax {
-        message: String,
-        line: Option<usize>,
-    },
-    /// `key` is the offending key (`key_value_store.cache.type`) or, for a
-    /// label check, the manifest key (`component.api.key_value_stores`).
-    #[error("{}", invalid_message(key, message, *line))]
-    Invalid {
-        key: String,
-        message: String,
-        line: Option<usize>,
-    },
-}
-
-impl RuntimeConfigError {
-    /// The key the error is about, if any.
-    pub fn key(&self) -> Option<&str> {
-        match self {
-            Self::Invalid { key, .. } => Some(key),
-            _ => None,
-        }
-    }
-
-    fn from_toml(error: TomlError) -> Self {
-        match error.key {
-            None => Self::Syntax {
-                message: error.message,
-                line: error.line,
-            },
-            Some(key) => Self::Invalid {
-                key,
-                message: error.message,
-                line: error.line,
-            },
-        }
-    }
-}
+pub type RuntimeConfigError = ConfigError;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -152,7 +108,7 @@ impl RuntimeConfig {
         config_dir: &Path,
         state_dir: Option<&Path>,
     ) -> Result<Self, RuntimeConfigError> {
-        let raw: RawConfig = from_toml(text).map_err(RuntimeConfigError::from_toml)?;
+        let raw: RawConfig = from_toml(text)?;
         let mut config = Self::defaults(state_dir);
         for (label, table) in raw.sqlite_database {
             // Spin resolves SQLite paths against the working directory: keep
