@@ -103,22 +103,7 @@ impl<S: Sql> Store<S> {
         job_id: &str,
         query: &ExecutionQuery,
     ) -> Result<Page<Execution>> {
-        let (after_thing, after_number) = name_number_cursor(query.next_token.as_deref())?;
-        let items = self.executions_where(
-            "job_id = ?1 AND (?2 IS NULL OR status = ?2)
-               AND (thing_name > ?3 OR (thing_name = ?3 AND execution_number > ?4))
-             ORDER BY thing_name, execution_number LIMIT ?5",
-            params![
-                job_id,
-                query.status.map(|s| s.as_str()),
-                after_thing,
-                after_number,
-                query.limit as i64
-            ],
-        )?;
-        Ok(page(items, query.limit, |e| {
-            vec![e.thing_name.clone().into(), e.execution_number.into()]
-        }))
+        self.executions_page(("job_id", job_id), ("thing_name", |e| &e.thing_name), query)
     }
 
     /// Pages through a thing's executions by (job, executionNumber).
@@ -127,21 +112,34 @@ impl<S: Sql> Store<S> {
         thing_name: &str,
         query: &ExecutionQuery,
     ) -> Result<Page<Execution>> {
-        let (after_job, after_number) = name_number_cursor(query.next_token.as_deref())?;
+        self.executions_page(("thing_name", thing_name), ("job_id", |e| &e.job_id), query)
+    }
+
+    /// Keyset pagination over the executions whose `fixed` column has the
+    /// given value, ordered by the `sort` column, then executionNumber.
+    fn executions_page(
+        &self,
+        (fixed, value): (&str, &str),
+        (sort, sort_key): (&str, fn(&Execution) -> &String),
+        query: &ExecutionQuery,
+    ) -> Result<Page<Execution>> {
+        let (after, after_number) = name_number_cursor(query.next_token.as_deref())?;
         let items = self.executions_where(
-            "thing_name = ?1 AND (?2 IS NULL OR status = ?2)
-               AND (job_id > ?3 OR (job_id = ?3 AND execution_number > ?4))
-             ORDER BY job_id, execution_number LIMIT ?5",
+            &format!(
+                "{fixed} = ?1 AND (?2 IS NULL OR status = ?2)
+                   AND ({sort} > ?3 OR ({sort} = ?3 AND execution_number > ?4))
+                 ORDER BY {sort}, execution_number LIMIT ?5"
+            ),
             params![
-                thing_name,
+                value,
                 query.status.map(|s| s.as_str()),
-                after_job,
+                after,
                 after_number,
                 query.limit as i64
             ],
         )?;
         Ok(page(items, query.limit, |e| {
-            vec![e.job_id.clone().into(), e.execution_number.into()]
+            vec![sort_key(e).clone().into(), e.execution_number.into()]
         }))
     }
 
