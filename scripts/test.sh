@@ -13,5 +13,8 @@ echo "== shared crates build for wasm32-wasip2 (nothing native-only creeps in)"
 cargo build -p fleetjobs-core -p fleetjobs-store --target wasm32-wasip2
 cargo clippy -p fleetjobs-core -p fleetjobs-store --target wasm32-wasip2 -- -D warnings
 
-echo "== unit, property and store tests"
+echo "== test components (wasm32-wasip2) for the host conformance tests"
+tests/components/build.sh
+
+echo "== unit, property, store and host conformance tests"
 cargo test --workspace

@@ -16,9 +16,21 @@
 //! - [`broker`]: the managed mosquitto `fleetjobs up` starts when no
 //!   external broker is given.
 
+pub mod app;
+mod bindings;
 pub mod broker;
+pub mod cli;
+pub mod clock;
 pub mod config_file;
+pub mod cron;
+pub mod engine;
+pub mod http;
+mod key_value;
 pub mod manifest;
+mod mqtt;
+pub mod mqtt_trigger;
+pub mod outbound;
 pub mod routing;
 pub mod runtime_config;
+mod sqlite;
 pub mod variables;

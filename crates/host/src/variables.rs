@@ -436,3 +436,18 @@ source = "other.wasm"
         assert_eq!(env_var_name("api_token"), "SPIN_VARIABLE_API_TOKEN");
     }
 }
+
+/// `fermyon:spin/variables@2.0.0` for the calling component.
+impl crate::bindings::fermyon::spin::variables::Host for crate::app::HostState {
+    async fn get(
+        &mut self,
+        name: String,
+    ) -> wasmtime::Result<Result<String, crate::bindings::fermyon::spin::variables::Error>> {
+        use crate::bindings::fermyon::spin::variables::Error;
+        Ok(match self.app.variables.get(&self.component.id, &name) {
+            Ok(value) => Ok(value.to_owned()),
+            Err(GetError::InvalidName(message)) => Err(Error::InvalidName(message)),
+            Err(GetError::Undefined(message)) => Err(Error::Undefined(message)),
+        })
+    }
+}

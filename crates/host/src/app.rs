@@ -1,0 +1,240 @@
+//! The loaded application: manifest, variables, compiled components with
+//! their `InstancePre`, the host capabilities, and the per-instance state.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use wasmtime::component::{HasSelf, InstancePre, Linker, ResourceTable};
+use wasmtime::{Engine, Store};
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+use wasmtime_wasi_http::p2::bindings::ProxyPre;
+use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
+
+use crate::bindings::cron::SpinCronPre;
+use crate::bindings::mqtt_trigger::SpinMqttPre;
+use crate::bindings::SpinHost;
+use crate::clock::AppClock;
+use crate::engine::{deadline_ticks, load_component};
+use crate::http::ChainingHooks;
+use crate::key_value::KeyValueStores;
+use crate::manifest::Manifest;
+use crate::mqtt::MqttPool;
+use crate::outbound::AllowedHosts;
+use crate::routing::Router;
+use crate::runtime_config::RuntimeConfig;
+use crate::sqlite::SqliteDatabases;
+use crate::variables::Variables;
+
+/// How the host was asked to run the application.
+#[derive(Debug, Clone)]
+pub struct HostOptions {
+    pub state_dir: PathBuf,
+    pub runtime_config_file: Option<PathBuf>,
+    /// A component still running after this long is stopped (its request
+    /// answers 500) while the others keep serving.
+    pub execution_deadline: Duration,
+    /// Enables the admin endpoints that move time and run cron on demand.
+    pub test_clock: bool,
+    /// Application variables set by the host (e.g. `mqtt_url` of the managed
+    /// broker) unless the environment sets them.
+    pub host_variables: BTreeMap<String, String>,
+}
+
+/// A component ready to instantiate, with what it may touch.
+pub struct LoadedComponent {
+    pub id: String,
+    pub pre: InstancePre<HostState>,
+    pub http: Option<ProxyPre<HostState>>,
+    pub cron: Option<SpinCronPre<HostState>>,
+    pub mqtt: Option<SpinMqttPre<HostState>>,
+    pub key_value_stores: Vec<String>,
+    pub sqlite_databases: Vec<String>,
+    pub allowed_hosts: AllowedHosts,
+    pub environment: Vec<(String, String)>,
+}
+
+pub struct App {
+    pub manifest: Manifest,
+    pub variables: Variables,
+    pub router: Router,
+    pub engine: Engine,
+    pub components: BTreeMap<String, Arc<LoadedComponent>>,
+    pub key_value: KeyValueStores,
+    pub sqlite: SqliteDatabases,
+    pub mqtt: MqttPool,
+    pub clock: AppClock,
+    /// One per cron-triggered component, so its runs never overlap.
+    pub cron_gates: BTreeMap<String, tokio::sync::Mutex<()>>,
+    pub options: HostOptions,
+}
+
+/// The data of one component instance's store.
+pub struct HostState {
+    pub(crate) wasi: WasiCtx,
+    pub(crate) http: WasiHttpCtx,
+    pub(crate) table: ResourceTable,
+    pub(crate) hooks: ChainingHooks,
+    pub(crate) app: Arc<App>,
+    pub(crate) component: Arc<LoadedComponent>,
+}
+
+impl WasiView for HostState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+impl WasiHttpView for HostState {
+    fn http(&mut self) -> WasiHttpCtxView<'_> {
+        WasiHttpCtxView {
+            ctx: &mut self.http,
+            table: &mut self.table,
+            hooks: &mut self.hooks,
+        }
+    }
+}
+
+/// Errors that stop the application from starting.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error(transparent)]
+    Manifest(#[from] crate::config_file::ConfigError),
+    #[error(transparent)]
+    Routes(#[from] crate::routing::RouteError),
+    #[error(transparent)]
+    Variables(#[from] crate::variables::VariablesError),
+    #[error("component {component}: allowed_outbound_hosts: {message}")]
+    OutboundHosts { component: String, message: String },
+    #[error("key-value store: {0}")]
+    KeyValue(#[from] rusqlite::Error),
+    #[error("component {component}: {message}")]
+    Component { component: String, message: String },
+}
+
+fn linker(engine: &Engine) -> wasmtime::Result<Linker<HostState>> {
+    let mut linker = Linker::<HostState>::new(engine);
+    wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
+    wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
+    SpinHost::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |state| state)?;
+    Ok(linker)
+}
+
+impl App {
+    /// Loads `spin.toml`, resolves variables, compiles (or loads from the
+    /// cache) and pre-instantiates every component.
+    pub fn load(
+        manifest_path: &Path,
+        engine: Engine,
+        options: HostOptions,
+    ) -> Result<Arc<App>, LoadError> {
+        let manifest = Manifest::load(manifest_path)?;
+        let router = Router::from_manifest(&manifest)?;
+        let runtime = match &options.runtime_config_file {
+            Some(file) => RuntimeConfig::load(file, Some(&options.state_dir))?,
+            None => RuntimeConfig::defaults(Some(&options.state_dir)),
+        };
+        runtime.check_labels(&manifest)?;
+        // The environment wins over what the host sets (e.g. `mqtt_url`).
+        let host_variables: BTreeMap<String, String> = options
+            .host_variables
+            .iter()
+            .map(|(name, value)| (crate::variables::env_var_name(name), value.clone()))
+            .collect();
+        let variables = Variables::resolve(&manifest, |env_name| {
+            std::env::var(env_name)
+                .ok()
+                .or_else(|| host_variables.get(env_name).cloned())
+        })?;
+        let linker = linker(&engine).map_err(|e| LoadError::Component {
+            component: "(host)".into(),
+            message: e.to_string(),
+        })?;
+        let cache_dir = options.state_dir.join("cache");
+        let mut components = BTreeMap::new();
+        for (id, spec) in &manifest.components {
+            let failed = |message: String| LoadError::Component {
+                component: id.clone(),
+                message,
+            };
+            let hosts: Vec<String> = spec
+                .allowed_outbound_hosts
+                .iter()
+                .map(|h| variables.render(h).map_err(|e| failed(e.to_string())))
+                .collect::<Result<_, _>>()?;
+            let allowed_hosts =
+                AllowedHosts::parse(&hosts).map_err(|e| LoadError::OutboundHosts {
+                    component: id.clone(),
+                    message: e.to_string(),
+                })?;
+            let component = load_component(&engine, &spec.source, &cache_dir)
+                .map_err(|e| failed(format!("{e:#}")))?;
+            let pre = linker
+                .instantiate_pre(&component)
+                .map_err(|e| failed(format!("{e:#}")))?;
+            components.insert(
+                id.clone(),
+                Arc::new(LoadedComponent {
+                    id: id.clone(),
+                    http: ProxyPre::new(pre.clone()).ok(),
+                    cron: SpinCronPre::new(pre.clone()).ok(),
+                    mqtt: SpinMqttPre::new(pre.clone()).ok(),
+                    pre,
+                    key_value_stores: spec.key_value_stores.clone(),
+                    sqlite_databases: spec.sqlite_databases.clone(),
+                    allowed_hosts,
+                    environment: spec.environment.clone().into_iter().collect(),
+                }),
+            );
+        }
+        Ok(Arc::new(App {
+            key_value: KeyValueStores::open(&runtime)?,
+            sqlite: SqliteDatabases::new(&runtime),
+            mqtt: MqttPool::default(),
+            clock: AppClock::default(),
+            cron_gates: manifest
+                .triggers
+                .cron
+                .iter()
+                .map(|t| (t.component.clone(), tokio::sync::Mutex::new(())))
+                .collect(),
+            manifest,
+            variables,
+            router,
+            engine,
+            components,
+            options,
+        }))
+    }
+
+    pub fn component(&self, id: &str) -> Option<&Arc<LoadedComponent>> {
+        self.components.get(id)
+    }
+
+    /// A fresh store for one instance of `component`, with the execution
+    /// deadline armed.
+    pub fn store(self: &Arc<Self>, component: &Arc<LoadedComponent>) -> Store<HostState> {
+        let mut wasi = WasiCtx::builder();
+        wasi.inherit_stdout().inherit_stderr();
+        wasi.wall_clock(self.clock.clone());
+        for (key, value) in &component.environment {
+            wasi.env(key, value);
+        }
+        let state = HostState {
+            wasi: wasi.build(),
+            http: WasiHttpCtx::new(),
+            table: ResourceTable::new(),
+            hooks: ChainingHooks::new(self.clone(), component.clone()),
+            app: self.clone(),
+            component: component.clone(),
+        };
+        let mut store = Store::new(&self.engine, state);
+        store.set_epoch_deadline(deadline_ticks(self.options.execution_deadline));
+        store.epoch_deadline_trap();
+        store
+    }
+}

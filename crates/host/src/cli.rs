@@ -1,0 +1,228 @@
+//! `fleetjobs up | build | check`: the command line, like `spin up` / `spin build`.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+
+use crate::app::{App, HostOptions};
+use crate::broker::{ManagedBroker, DEFAULT_PORT};
+use crate::manifest::Manifest;
+use crate::routing::Router;
+use crate::runtime_config::RuntimeConfig;
+
+#[derive(Parser)]
+#[command(
+    name = "fleetjobs",
+    version,
+    about = "Runs a Spin application (spin.toml) on wasmtime"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Start the application: HTTP, cron and MQTT triggers.
+    Up(UpArgs),
+    /// Run each component's build command, like `spin build`.
+    Build {
+        #[arg(long = "from", short = 'f', default_value = "spin.toml")]
+        manifest: PathBuf,
+    },
+    /// Validate spin.toml and print what it would run.
+    Check {
+        #[arg(long = "from", short = 'f', default_value = "spin.toml")]
+        manifest: PathBuf,
+    },
+}
+
+#[derive(clap::Args)]
+struct UpArgs {
+    #[arg(long = "from", short = 'f', default_value = "spin.toml")]
+    manifest: PathBuf,
+    #[arg(long, default_value = "127.0.0.1:3000", env = "SPIN_HTTP_LISTEN_ADDR")]
+    listen: SocketAddr,
+    #[arg(long, default_value = ".fleetjobs")]
+    state_dir: PathBuf,
+    #[arg(long)]
+    runtime_config_file: Option<PathBuf>,
+    /// Use this broker instead of starting a local mosquitto.
+    #[arg(long)]
+    mqtt_url: Option<String>,
+    /// Stop a component that runs longer than this (milliseconds).
+    #[arg(long, default_value_t = 30_000)]
+    execution_deadline_ms: u64,
+    /// Expose /.well-known/fleetjobs/ to move the clock and run cron now (tests only).
+    #[arg(long)]
+    test_clock: bool,
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let result = match cli.command {
+        Command::Up(args) => tokio::runtime::Runtime::new()
+            .map_err(|e| e.to_string())
+            .and_then(|runtime| runtime.block_on(up(args))),
+        Command::Build { manifest } => build(&manifest),
+        Command::Check { manifest } => check(&manifest),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("error: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn shutdown_signal() {
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = terminate => {}
+    }
+}
+
+async fn up(args: UpArgs) -> Result<(), String> {
+    std::fs::create_dir_all(&args.state_dir)
+        .map_err(|e| format!("state directory {}: {e}", args.state_dir.display()))?;
+    let mut host_variables = BTreeMap::new();
+    let broker = match &args.mqtt_url {
+        Some(url) => {
+            host_variables.insert("mqtt_url".to_owned(), url.clone());
+            None
+        }
+        None => {
+            let broker = ManagedBroker::start(&args.state_dir, DEFAULT_PORT)
+                .await
+                .map_err(|e| e.to_string())?;
+            host_variables.insert("mqtt_url".to_owned(), broker.url());
+            Some(broker)
+        }
+    };
+    let engine = crate::engine::new_engine().map_err(|e| format!("wasmtime: {e:#}"))?;
+    let options = HostOptions {
+        state_dir: args.state_dir.clone(),
+        runtime_config_file: args.runtime_config_file.clone(),
+        execution_deadline: Duration::from_millis(args.execution_deadline_ms),
+        test_clock: args.test_clock,
+        host_variables: host_variables.clone(),
+    };
+    let manifest_path = args.manifest.clone();
+    let app = tokio::task::spawn_blocking(move || App::load(&manifest_path, engine, options))
+        .await
+        .map_err(|e| e.to_string())?
+        .map_err(|e| format!("{}: {e}", args.manifest.display()))?;
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
+
+    let (stop, stopping) = watch::channel(false);
+    let mut triggers = JoinSet::new();
+    crate::cron::spawn_all(&app, &mut triggers, &stopping);
+    crate::mqtt_trigger::spawn_all(&app, &mut triggers, &stopping)?;
+
+    println!("fleetjobs: serving {}", app.manifest.application.name);
+    println!(
+        "  HTTP       http://{}",
+        listener.local_addr().map_err(|e| e.to_string())?
+    );
+    for (route, component) in app.router.routes() {
+        println!("    {route} -> {component}");
+    }
+    match (&broker, &args.mqtt_url) {
+        (Some(broker), _) => println!("  MQTT       {} (managed mosquitto)", broker.url()),
+        (None, Some(url)) => println!("  MQTT       {url}"),
+        (None, None) => {}
+    }
+    println!("  state      {}", args.state_dir.display());
+    if args.test_clock {
+        println!(
+            "  test clock http://{}{}",
+            args.listen,
+            crate::http::ADMIN_PREFIX
+        );
+    }
+
+    let server = tokio::spawn(crate::http::serve(app.clone(), listener, stopping));
+    shutdown_signal().await;
+    tracing::info!("shutting down: finishing in-flight work");
+    let _ = stop.send(true);
+    let _ = server.await;
+    while triggers.join_next().await.is_some() {}
+    if let Some(broker) = broker {
+        broker.stop().await;
+    }
+    Ok(())
+}
+
+fn build(manifest_path: &Path) -> Result<(), String> {
+    let manifest =
+        Manifest::load(manifest_path).map_err(|e| format!("{}: {e}", manifest_path.display()))?;
+    for (id, component) in &manifest.components {
+        let Some(build) = &component.build else {
+            continue;
+        };
+        let workdir = build
+            .workdir
+            .as_ref()
+            .map_or(manifest.base_dir.clone(), |w| manifest.base_dir.join(w));
+        for command in &build.command {
+            println!("building {id}: {command}");
+            let status = std::process::Command::new("sh")
+                .arg("-c")
+                .arg(command)
+                .current_dir(&workdir)
+                .status()
+                .map_err(|e| format!("component {id}: cannot run {command:?}: {e}"))?;
+            if !status.success() {
+                return Err(format!("component {id}: {command:?} failed ({status})"));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn check(manifest_path: &Path) -> Result<(), String> {
+    let display = manifest_path.display();
+    let manifest = Manifest::load(manifest_path).map_err(|e| format!("{display}: {e}"))?;
+    let router = Router::from_manifest(&manifest).map_err(|e| format!("{display}: {e}"))?;
+    RuntimeConfig::defaults(None)
+        .check_labels(&manifest)
+        .map_err(|e| format!("{display}: {e}"))?;
+    println!("application {}", manifest.application.name);
+    for (route, component) in router.routes() {
+        println!("  {route} -> {component}");
+    }
+    for trigger in &manifest.triggers.cron {
+        println!(
+            "  cron {} -> {}",
+            trigger.cron_expression, trigger.component
+        );
+    }
+    for trigger in &manifest.triggers.mqtt {
+        println!("  mqtt {} -> {}", trigger.topic, trigger.component);
+    }
+    Ok(())
+}

@@ -1,0 +1,88 @@
+//! The wasmtime engine: pooling allocator, epoch interruption so a runaway
+//! component is stopped, and compiled components cached on disk.
+
+use std::hash::{DefaultHasher, Hash, Hasher};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use sha2::{Digest, Sha256};
+use wasmtime::component::Component;
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
+
+/// How often the epoch advances; deadlines are counted in these ticks.
+pub const EPOCH_TICK: Duration = Duration::from_millis(10);
+
+/// An engine configured as Spin configures its own (pooling, epochs), with a
+/// thread advancing the epoch for as long as the engine lives.
+pub fn new_engine() -> wasmtime::Result<Engine> {
+    let mut config = Config::new();
+    config.wasm_component_model(true);
+    config.epoch_interruption(true);
+    let mut pooling = PoolingAllocationConfig::default();
+    pooling.total_component_instances(1000);
+    pooling.total_memories(1000);
+    pooling.total_tables(2000);
+    pooling.total_stacks(1000);
+    pooling.total_core_instances(4000);
+    pooling.max_memories_per_component(32);
+    pooling.max_tables_per_component(64);
+    pooling.max_core_instances_per_component(200);
+    pooling.table_elements(100_000);
+    pooling.max_component_instance_size(10 << 20);
+    pooling.max_core_instance_size(10 << 20);
+    config.allocation_strategy(InstanceAllocationStrategy::Pooling(pooling));
+    let engine = Engine::new(&config)?;
+    let weak = engine.weak();
+    std::thread::Builder::new()
+        .name("epoch-ticker".into())
+        .spawn(move || {
+            while let Some(engine) = weak.upgrade() {
+                engine.increment_epoch();
+                drop(engine);
+                std::thread::sleep(EPOCH_TICK);
+            }
+        })?;
+    Ok(engine)
+}
+
+/// Ticks of [`EPOCH_TICK`] in a deadline.
+pub fn deadline_ticks(deadline: Duration) -> u64 {
+    (deadline.as_millis() / EPOCH_TICK.as_millis()).max(1) as u64
+}
+
+/// Compiles a component, or loads it from the cache directory when it was
+/// compiled before by an engine with the same settings.
+pub fn load_component(
+    engine: &Engine,
+    wasm: &Path,
+    cache_dir: &Path,
+) -> wasmtime::Result<Component> {
+    let bytes = std::fs::read(wasm).map_err(|e| {
+        wasmtime::Error::msg(format!("cannot read component {}: {e}", wasm.display()))
+    })?;
+    let cached = cache_path(engine, &bytes, cache_dir);
+    if cached.is_file() {
+        // SAFETY: the file was written by `Component::serialize` of an engine
+        // with the same compatibility hash (it is in the file name) and is
+        // only ever replaced atomically.
+        if let Ok(component) = unsafe { Component::deserialize_file(engine, &cached) } {
+            return Ok(component);
+        }
+    }
+    let component = Component::new(engine, &bytes)?;
+    if std::fs::create_dir_all(cache_dir).is_ok() {
+        let partial = cached.with_extension("partial");
+        if std::fs::write(&partial, component.serialize()?).is_ok() {
+            let _ = std::fs::rename(&partial, &cached);
+        }
+    }
+    Ok(component)
+}
+
+fn cache_path(engine: &Engine, wasm: &[u8], cache_dir: &Path) -> PathBuf {
+    let mut settings = DefaultHasher::new();
+    engine.precompile_compatibility_hash().hash(&mut settings);
+    let digest = Sha256::digest(wasm);
+    let wasm_hash: String = digest.iter().take(16).map(|b| format!("{b:02x}")).collect();
+    cache_dir.join(format!("{wasm_hash}-{:016x}.cwasm", settings.finish()))
+}

@@ -1,0 +1,178 @@
+//! `fermyon:spin/mqtt@2.0.0`: outbound publish with rumqttc. Connections are
+//! pooled by address and credentials, so a component's per-request `open` is
+//! cheap; `publish` returns once the broker acknowledged (QoS1/2) or the
+//! message was written (QoS0), as Spin's does.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use rumqttc::{AsyncClient, Event, MqttOptions, NetworkOptions, Outgoing, Packet, QoS as MqttQos};
+use tokio::sync::{mpsc, Mutex};
+use wasmtime::component::Resource;
+
+use crate::app::HostState;
+use crate::bindings::fermyon::spin::mqtt::{Error, Host, HostConnection, Qos};
+
+const PUBLISH_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// What the event loop reports to the publisher waiting on it.
+enum Progress {
+    Written,
+    Acknowledged,
+    Failed(String),
+}
+
+struct Session {
+    client: AsyncClient,
+    progress: mpsc::UnboundedReceiver<Progress>,
+}
+
+/// One broker connection; publishes on it are serialised so each waits for
+/// its own acknowledgement.
+pub struct PooledConnection {
+    session: Mutex<Session>,
+}
+
+/// What a guest's `connection` resource points at.
+pub struct MqttHandle {
+    connection: Arc<PooledConnection>,
+}
+
+#[derive(Default)]
+pub struct MqttPool {
+    connections: Mutex<HashMap<(String, String, String), Arc<PooledConnection>>>,
+}
+
+impl MqttPool {
+    async fn connect(
+        &self,
+        address: &str,
+        username: &str,
+        password: &str,
+        keep_alive: u64,
+    ) -> Result<Arc<PooledConnection>, Error> {
+        let key = (address.to_owned(), username.to_owned(), password.to_owned());
+        let mut connections = self.connections.lock().await;
+        if let Some(existing) = connections.get(&key) {
+            return Ok(existing.clone());
+        }
+        let mut options = MqttOptions::parse_url(address).map_err(|_| Error::InvalidAddress)?;
+        if !username.is_empty() || !password.is_empty() {
+            options.set_credentials(username, password);
+        }
+        options.set_keep_alive(Duration::from_secs(keep_alive.max(5)));
+        let (client, mut eventloop) = AsyncClient::new(options, 1000);
+        let mut network = NetworkOptions::new();
+        network.set_tcp_nodelay(true);
+        eventloop.set_network_options(network);
+        let (report, progress) = mpsc::unbounded_channel();
+        tokio::spawn(async move {
+            loop {
+                let event = match eventloop.poll().await {
+                    Ok(Event::Outgoing(Outgoing::Publish(_))) => Progress::Written,
+                    Ok(Event::Incoming(Packet::PubAck(_) | Packet::PubComp(_))) => {
+                        Progress::Acknowledged
+                    }
+                    Ok(_) => continue,
+                    Err(error) => {
+                        let failed = Progress::Failed(error.to_string());
+                        if report.send(failed).is_err() {
+                            return;
+                        }
+                        tokio::time::sleep(Duration::from_millis(200)).await;
+                        continue;
+                    }
+                };
+                if report.send(event).is_err() {
+                    return;
+                }
+            }
+        });
+        let connection = Arc::new(PooledConnection {
+            session: Mutex::new(Session { client, progress }),
+        });
+        connections.insert(key, connection.clone());
+        Ok(connection)
+    }
+}
+
+impl PooledConnection {
+    async fn publish(&self, topic: String, payload: Vec<u8>, qos: Qos) -> Result<(), Error> {
+        let mut session = self.session.lock().await;
+        while session.progress.try_recv().is_ok() {}
+        let (mqtt_qos, done) = match qos {
+            Qos::AtMostOnce => (MqttQos::AtMostOnce, "written"),
+            Qos::AtLeastOnce => (MqttQos::AtLeastOnce, "acknowledged"),
+            Qos::ExactlyOnce => (MqttQos::ExactlyOnce, "acknowledged"),
+        };
+        session
+            .client
+            .publish(topic, mqtt_qos, false, payload)
+            .await
+            .map_err(|e| Error::ConnectionFailed(e.to_string()))?;
+        let wait = async {
+            loop {
+                match session.progress.recv().await {
+                    Some(Progress::Written) if done == "written" => return Ok(()),
+                    Some(Progress::Acknowledged) if done == "acknowledged" => return Ok(()),
+                    Some(Progress::Failed(message)) => {
+                        return Err(Error::ConnectionFailed(message))
+                    }
+                    Some(_) => {}
+                    None => return Err(Error::ConnectionFailed("connection closed".into())),
+                }
+            }
+        };
+        tokio::time::timeout(PUBLISH_TIMEOUT, wait)
+            .await
+            .unwrap_or_else(|_| {
+                Err(Error::ConnectionFailed(
+                    "no acknowledgement from the broker".into(),
+                ))
+            })
+    }
+}
+
+impl Host for HostState {}
+
+impl HostConnection for HostState {
+    async fn open(
+        &mut self,
+        address: String,
+        username: String,
+        password: String,
+        keep_alive_interval_in_secs: u64,
+    ) -> wasmtime::Result<Result<Resource<MqttHandle>, Error>> {
+        if !self.component.allowed_hosts.allows_url(&address) {
+            return Ok(Err(Error::ConnectionFailed(format!(
+                "address {address} is not permitted by allowed_outbound_hosts"
+            ))));
+        }
+        match self
+            .app
+            .mqtt
+            .connect(&address, &username, &password, keep_alive_interval_in_secs)
+            .await
+        {
+            Ok(connection) => Ok(Ok(self.table.push(MqttHandle { connection })?)),
+            Err(error) => Ok(Err(error)),
+        }
+    }
+
+    async fn publish(
+        &mut self,
+        connection: Resource<MqttHandle>,
+        topic: String,
+        payload: Vec<u8>,
+        qos: Qos,
+    ) -> wasmtime::Result<Result<(), Error>> {
+        let connection = self.table.get(&connection)?.connection.clone();
+        Ok(connection.publish(topic, payload, qos).await)
+    }
+
+    async fn drop(&mut self, connection: Resource<MqttHandle>) -> wasmtime::Result<()> {
+        self.table.delete(connection)?;
+        Ok(())
+    }
+}

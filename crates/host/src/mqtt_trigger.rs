@@ -1,0 +1,191 @@
+//! The MQTT trigger: subscribes each `[[trigger.mqtt]]` topic and calls
+//! `handle-message` of world `spin-mqtt` per message. Messages whose `+`/`#`
+//! wildcards matched the same values are handled in order; others run
+//! concurrently (one device's requests stay ordered, devices run in
+//! parallel). Reconnects and resubscribes after a broker outage.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use rumqttc::{AsyncClient, Event, MqttOptions, NetworkOptions, Packet, QoS};
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinSet;
+
+use crate::app::App;
+use crate::bindings::mqtt_trigger::spin::mqtt_trigger::spin_mqtt_types::{Error, Metadata};
+
+/// The values a topic's `+` wildcards matched in `filter`: the ordering key
+/// (`#` is left out, so all of one device's requests share a lane).
+pub fn wildcard_values(filter: &str, topic: &str) -> String {
+    filter
+        .split('/')
+        .zip(topic.split('/'))
+        .filter(|(level, _)| *level == "+")
+        .map(|(_, value)| value)
+        .collect::<Vec<_>>()
+        .join("\u{1f}")
+}
+
+async fn handle(app: &Arc<App>, component_id: &str, topic: String, payload: Vec<u8>) {
+    let Some(component) = app.component(component_id).cloned() else {
+        return;
+    };
+    let Some(pre) = component.mqtt.clone() else {
+        tracing::error!(component = %component_id, "does not export handle-message");
+        return;
+    };
+    let mut store = app.store(&component);
+    let result = match pre.instantiate_async(&mut store).await {
+        Ok(instance) => instance
+            .call_handle_message(
+                &mut store,
+                &payload,
+                &Metadata {
+                    topic: topic.clone(),
+                },
+            )
+            .await
+            .map_err(|trap| format!("trapped: {trap:#}"))
+            .and_then(|r| r.map_err(|Error::Other(message)| message)),
+        Err(e) => Err(format!("{e:#}")),
+    };
+    if let Err(message) = result {
+        tracing::error!(component = %component_id, %topic, "MQTT message failed: {message}");
+    }
+}
+
+/// Connection settings of `[application.trigger.mqtt]`, rendered.
+struct Broker {
+    address: String,
+    username: String,
+    password: String,
+    keep_alive: u64,
+}
+
+fn broker(app: &App) -> Result<Option<Broker>, String> {
+    let Some(config) = &app.manifest.application.trigger.mqtt else {
+        return Ok(None);
+    };
+    let render = |t: &str| app.variables.render(t).map_err(|e| e.to_string());
+    Ok(Some(Broker {
+        address: render(&config.address)?,
+        username: render(&config.username)?,
+        password: render(&config.password)?,
+        keep_alive: config.keep_alive_secs(),
+    }))
+}
+
+/// Starts every `[[trigger.mqtt]]`; each stops when `shutdown` flips.
+pub fn spawn_all(
+    app: &Arc<App>,
+    tasks: &mut JoinSet<()>,
+    shutdown: &watch::Receiver<bool>,
+) -> Result<(), String> {
+    let Some(broker) = broker(app)? else {
+        return Ok(());
+    };
+    for (index, trigger) in app.manifest.triggers.mqtt.iter().enumerate() {
+        let filter = app
+            .variables
+            .render(&trigger.topic)
+            .map_err(|e| e.to_string())?;
+        let qos = match trigger.qos_level() {
+            0 => QoS::AtMostOnce,
+            1 => QoS::AtLeastOnce,
+            _ => QoS::ExactlyOnce,
+        };
+        let client_id = format!(
+            "fleetjobs-{}-{index}-{}",
+            app.manifest.application.name,
+            std::process::id()
+        );
+        let url = if broker.address.contains("client_id=") {
+            broker.address.clone()
+        } else {
+            let separator = if broker.address.contains('?') {
+                '&'
+            } else {
+                '?'
+            };
+            format!("{}{separator}client_id={client_id}", broker.address)
+        };
+        let mut options = MqttOptions::parse_url(&url)
+            .map_err(|e| format!("application.trigger.mqtt.address: {e}"))?;
+        if !broker.username.is_empty() || !broker.password.is_empty() {
+            options.set_credentials(&broker.username, &broker.password);
+        }
+        options.set_keep_alive(Duration::from_secs(broker.keep_alive.max(5)));
+        options.set_clean_session(true);
+        let (client, mut eventloop) = AsyncClient::new(options, 10_000);
+        let mut network = NetworkOptions::new();
+        network.set_tcp_nodelay(true);
+        eventloop.set_network_options(network);
+
+        let app = app.clone();
+        let component = trigger.component.clone();
+        let mut shutdown = shutdown.clone();
+        tasks.spawn(async move {
+            let mut lanes: HashMap<String, mpsc::UnboundedSender<(String, Vec<u8>)>> =
+                HashMap::new();
+            loop {
+                let event = tokio::select! {
+                    event = eventloop.poll() => event,
+                    _ = shutdown.changed() => return,
+                };
+                match event {
+                    Ok(Event::Incoming(Packet::ConnAck(_))) => {
+                        // Clean sessions forget subscriptions: subscribe on every connect.
+                        if let Err(e) = client.subscribe(filter.clone(), qos).await {
+                            tracing::error!(%filter, "subscribe failed: {e}");
+                        }
+                    }
+                    Ok(Event::Incoming(Packet::Publish(publish))) => {
+                        let key = wildcard_values(&filter, &publish.topic);
+                        let message = (publish.topic.clone(), publish.payload.to_vec());
+                        let lane = lanes.entry(key).or_insert_with(|| {
+                            let (sender, mut receiver) =
+                                mpsc::unbounded_channel::<(String, Vec<u8>)>();
+                            let app = app.clone();
+                            let component = component.clone();
+                            tokio::spawn(async move {
+                                while let Some((topic, payload)) = receiver.recv().await {
+                                    handle(&app, &component, topic, payload).await;
+                                }
+                            });
+                            sender
+                        });
+                        let _ = lane.send(message);
+                    }
+                    Ok(_) => {}
+                    Err(error) => {
+                        tracing::warn!(%filter, "MQTT trigger connection: {error}; reconnecting");
+                        tokio::select! {
+                            _ = tokio::time::sleep(Duration::from_millis(500)) => {}
+                            _ = shutdown.changed() => return,
+                        }
+                    }
+                }
+            }
+        });
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::wildcard_values;
+
+    #[test]
+    fn ordering_key_is_the_wildcard_values() {
+        let filter = "$emqx/things/+/jobs/#";
+        let a = wildcard_values(filter, "$emqx/things/dev1/jobs/get");
+        let b = wildcard_values(filter, "$emqx/things/dev1/jobs/get");
+        let c = wildcard_values(filter, "$emqx/things/dev2/jobs/get");
+        let d = wildcard_values(filter, "$emqx/things/dev1/jobs/j1/update");
+        assert_eq!(a, b);
+        assert_ne!(a, c);
+        assert_eq!(a, d, "one device's requests share a lane");
+        assert_eq!(wildcard_values("a/+/c", "a/x/c"), "x");
+    }
+}

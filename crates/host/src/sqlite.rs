@@ -1,0 +1,201 @@
+//! `fermyon:spin/sqlite@2.0.0` and `spin:sqlite/sqlite@3.0.0`: a new rusqlite
+//! connection per `open` (so `BEGIN … COMMIT` across `execute` calls on one
+//! connection is a transaction), WAL and a busy timeout, one statement per call.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use rusqlite::types::{Value as SqlValue, ValueRef};
+use rusqlite::Connection;
+
+use crate::runtime_config::{RuntimeConfig, StoreLocation};
+
+/// How long a connection waits for another writer before `database is locked`.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The configured databases, by label.
+#[derive(Default)]
+pub struct SqliteDatabases {
+    locations: BTreeMap<String, StoreLocation>,
+}
+
+/// What a guest's `connection` resource points at.
+pub struct SqliteHandle {
+    conn: Connection,
+}
+
+/// Why a database operation failed, before mapping to either interface.
+enum Failure {
+    NoSuchDatabase,
+    AccessDenied,
+    Io(String),
+}
+
+impl SqliteDatabases {
+    pub fn new(config: &RuntimeConfig) -> Self {
+        SqliteDatabases {
+            locations: config.sqlite_databases.clone(),
+        }
+    }
+
+    fn open(&self, allowed: &[String], label: &str) -> Result<SqliteHandle, Failure> {
+        if !allowed.iter().any(|l| l == label) {
+            return Err(Failure::AccessDenied);
+        }
+        let conn = match self.locations.get(label) {
+            None => return Err(Failure::NoSuchDatabase),
+            Some(StoreLocation::InMemory) => Connection::open_in_memory(),
+            Some(StoreLocation::File(path)) => open_file(path),
+        }
+        .map_err(|e| Failure::Io(e.to_string()))?;
+        conn.busy_timeout(BUSY_TIMEOUT)
+            .map_err(|e| Failure::Io(e.to_string()))?;
+        Ok(SqliteHandle { conn })
+    }
+}
+
+fn open_file(path: &PathBuf) -> rusqlite::Result<Connection> {
+    if let Some(dir) = path.parent() {
+        let _ = std::fs::create_dir_all(dir);
+    }
+    let conn = Connection::open(path)?;
+    conn.busy_timeout(BUSY_TIMEOUT)?;
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", "NORMAL")?;
+    Ok(conn)
+}
+
+/// Runs exactly one statement (rusqlite refuses trailing statements).
+fn execute(
+    conn: &Connection,
+    sql: &str,
+    params: Vec<SqlValue>,
+) -> Result<(Vec<String>, Vec<Vec<SqlValue>>), Failure> {
+    let io = |e: rusqlite::Error| Failure::Io(e.to_string());
+    let mut statement = conn.prepare_cached(sql).map_err(io)?;
+    let columns: Vec<String> = statement.column_names().map(str::to_owned).collect();
+    let width = columns.len();
+    let mut rows = statement
+        .query(rusqlite::params_from_iter(params))
+        .map_err(io)?;
+    let mut out = Vec::new();
+    while let Some(row) = rows.next().map_err(io)? {
+        let mut values = Vec::with_capacity(width);
+        for i in 0..width {
+            values.push(match row.get_ref(i).map_err(io)? {
+                ValueRef::Null => SqlValue::Null,
+                ValueRef::Integer(v) => SqlValue::Integer(v),
+                ValueRef::Real(v) => SqlValue::Real(v),
+                ValueRef::Text(v) => SqlValue::Text(String::from_utf8_lossy(v).into_owned()),
+                ValueRef::Blob(v) => SqlValue::Blob(v.to_vec()),
+            });
+        }
+        out.push(values);
+    }
+    Ok((columns, out))
+}
+
+/// The two interfaces have identical shapes in different modules: one
+/// implementation, instantiated for each.
+macro_rules! sqlite_interface {
+    ($module:path $(, $extra:item)*) => {
+        use $module::{Error, Host, HostConnection, QueryResult, RowResult, Value};
+
+        impl From<Failure> for Error {
+            fn from(failure: Failure) -> Self {
+                match failure {
+                    Failure::NoSuchDatabase => Error::NoSuchDatabase,
+                    Failure::AccessDenied => Error::AccessDenied,
+                    Failure::Io(message) => Error::Io(message),
+                }
+            }
+        }
+
+        fn to_sql(value: Value) -> SqlValue {
+            match value {
+                Value::Integer(v) => SqlValue::Integer(v),
+                Value::Real(v) => SqlValue::Real(v),
+                Value::Text(v) => SqlValue::Text(v),
+                Value::Blob(v) => SqlValue::Blob(v),
+                Value::Null => SqlValue::Null,
+            }
+        }
+
+        fn from_sql(value: SqlValue) -> Value {
+            match value {
+                SqlValue::Integer(v) => Value::Integer(v),
+                SqlValue::Real(v) => Value::Real(v),
+                SqlValue::Text(v) => Value::Text(v),
+                SqlValue::Blob(v) => Value::Blob(v),
+                SqlValue::Null => Value::Null,
+            }
+        }
+
+        impl Host for HostState {}
+
+        impl HostConnection for HostState {
+            async fn open(&mut self, database: String) -> wasmtime::Result<Result<Resource<SqliteHandle>, Error>> {
+                match self.app.sqlite.open(&self.component.sqlite_databases, &database) {
+                    Ok(handle) => Ok(Ok(self.table.push(handle)?)),
+                    Err(failure) => Ok(Err(failure.into())),
+                }
+            }
+
+            async fn execute(
+                &mut self,
+                connection: Resource<SqliteHandle>,
+                statement: String,
+                parameters: Vec<Value>,
+            ) -> wasmtime::Result<Result<QueryResult, Error>> {
+                let handle = self.table.get(&connection)?;
+                let params = parameters.into_iter().map(to_sql).collect();
+                Ok(execute(&handle.conn, &statement, params)
+                    .map(|(columns, rows)| QueryResult {
+                        columns,
+                        rows: rows
+                            .into_iter()
+                            .map(|values| RowResult { values: values.into_iter().map(from_sql).collect() })
+                            .collect(),
+                    })
+                    .map_err(Error::from))
+            }
+
+            $($extra)*
+
+            async fn drop(&mut self, connection: Resource<SqliteHandle>) -> wasmtime::Result<()> {
+                self.table.delete(connection)?;
+                Ok(())
+            }
+        }
+    };
+}
+
+mod v2 {
+    use wasmtime::component::Resource;
+
+    use super::{execute, Failure, SqlValue, SqliteHandle};
+    use crate::app::HostState;
+
+    sqlite_interface!(crate::bindings::fermyon::spin::sqlite);
+}
+
+mod v3 {
+    use wasmtime::component::Resource;
+
+    use super::{execute, Failure, SqlValue, SqliteHandle};
+    use crate::app::HostState;
+
+    sqlite_interface!(
+        crate::bindings::spin::sqlite::sqlite,
+        async fn last_insert_rowid(
+            &mut self,
+            connection: Resource<SqliteHandle>,
+        ) -> wasmtime::Result<i64> {
+            Ok(self.table.get(&connection)?.conn.last_insert_rowid())
+        },
+        async fn changes(&mut self, connection: Resource<SqliteHandle>) -> wasmtime::Result<u64> {
+            Ok(self.table.get(&connection)?.conn.changes())
+        }
+    );
+}

@@ -1,0 +1,419 @@
+//! Host conformance: the real `fleetjobs up`, the purpose-built components of
+//! tests/components, and a real mosquitto.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use serde_json::{json, Value};
+
+fn header<'a>(echo: &'a Value, name: &str) -> &'a str {
+    echo["headers"][name].as_str().unwrap_or_default()
+}
+
+#[test]
+fn http_routes_headers_private_routes_and_chaining() {
+    let host = Host::start(&app_manifest(), &[], &[]);
+
+    let exact = host.json("/echo/exact");
+    assert_eq!(header(&exact, "spin-matched-route"), "/echo/exact");
+    assert_eq!(header(&exact, "spin-path-info"), "");
+    let wildcard = host.json("/echo/other/x");
+    assert_eq!(header(&wildcard, "spin-matched-route"), "/echo/...");
+    assert_eq!(header(&wildcard, "spin-path-info"), "/other/x");
+
+    let users = host.json("/users/42/bar?x=1");
+    assert_eq!(
+        header(&users, "spin-full-url"),
+        format!("http://127.0.0.1:{}/users/42/bar?x=1", host.port)
+    );
+    assert_eq!(header(&users, "spin-path-info"), "/bar");
+    assert_eq!(header(&users, "spin-matched-route"), "/users/:id/...");
+    assert_eq!(header(&users, "spin-raw-component-route"), "/users/:id/...");
+    assert_eq!(header(&users, "spin-component-route"), "/users/:id");
+    assert_eq!(header(&users, "spin-base-path"), "/");
+    assert_eq!(header(&users, "spin-path-match-id"), "42");
+    assert!(header(&users, "spin-client-addr").starts_with("127.0.0.1:"));
+    assert_eq!(
+        users["path"]
+            .as_str()
+            .unwrap()
+            .rsplit_once("/users")
+            .unwrap()
+            .1,
+        "/42/bar?x=1"
+    );
+
+    assert_eq!(host.get("/private-echo").0, 404);
+    assert_eq!(host.get("/nothing-here").0, 404);
+    assert_eq!(
+        host.get("/.well-known/fleetjobs/clock").0,
+        404,
+        "test clock without the flag"
+    );
+
+    let chained = host.json("/chain?url=http://private-echo.spin.internal/hello");
+    assert_eq!(chained["status"], 200, "{chained}");
+    let body: Value = serde_json::from_str(chained["body"].as_str().unwrap()).unwrap();
+    assert!(body["path"].as_str().unwrap().ends_with("/hello"), "{body}");
+    assert!(
+        body["headers"].get("host").is_none(),
+        "chaining drops Host: {body}"
+    );
+
+    let not_allowed = host.json("/chain?url=http://echo.spin.internal/x");
+    assert!(
+        not_allowed.get("error").is_some(),
+        "chaining to an unlisted component: {not_allowed}"
+    );
+    let outside = host.json("/chain?url=http://example.org/");
+    assert!(
+        outside.get("error").is_some(),
+        "outbound to a host not allowed: {outside}"
+    );
+}
+
+#[test]
+fn key_value_semantics() {
+    let host = Host::start(&app_manifest(), &[], &[]);
+    assert_eq!(host.json("/kv?op=get&key=missing")["result"], Value::Null);
+    assert_eq!(host.json("/kv?op=set&key=a&value=1")["result"], "ok");
+    assert_eq!(host.json("/kv?op=set&key=b&value=2")["result"], "ok");
+    assert_eq!(host.json("/kv?op=get&key=a")["result"], "1");
+    assert_eq!(host.json("/kv?op=exists&key=a")["result"], true);
+    assert_eq!(host.json("/kv?op=keys")["result"], json!(["a", "b"]));
+    assert_eq!(host.json("/kv?op=delete&key=a")["result"], "ok");
+    assert_eq!(host.json("/kv?op=exists&key=a")["result"], false);
+    assert_eq!(
+        host.json("/kv?op=delete&key=a")["result"],
+        "ok",
+        "deleting a missing key is fine"
+    );
+    let denied = host.json("/kv?op=get&key=a&label=other");
+    assert!(
+        denied["error"].as_str().unwrap().contains("AccessDenied"),
+        "{denied}"
+    );
+}
+
+fn sqlite(host: &Host, api: &str, statements: Value) -> Vec<Value> {
+    let reply = host.post_json(
+        "/sqlite",
+        &json!({"database": "default", "api": api, "statements": statements}),
+    );
+    reply["results"].as_array().unwrap().clone()
+}
+
+#[test]
+fn sqlite_transactions_types_and_single_statements() {
+    let host = Host::start(&app_manifest(), &[], &[]);
+    for api in ["v2", "v3"] {
+        let table = format!("t_{api}");
+        let results = sqlite(
+            &host,
+            api,
+            json!([
+                {"sql": format!("CREATE TABLE {table} (i INTEGER, r REAL, t TEXT, b BLOB, n)"), "params": []},
+                {"sql": "BEGIN", "params": []},
+                {"sql": format!("INSERT INTO {table} VALUES (?, ?, ?, ?, ?)"),
+                 "params": [7, {"real": 1.5}, "text", {"blob": [0, 1, 255]}, null]},
+                {"sql": "COMMIT", "params": []},
+                {"sql": "BEGIN", "params": []},
+                {"sql": format!("INSERT INTO {table} VALUES (8, 0, 'rolled back', NULL, NULL)"), "params": []},
+                {"sql": "ROLLBACK", "params": []},
+                {"sql": format!("SELECT i, r, t, b, n FROM {table}"), "params": []},
+                {"sql": format!("SELECT 1; SELECT 2"), "params": []},
+            ]),
+        );
+        for (i, result) in results.iter().enumerate().take(8) {
+            assert!(
+                result.get("error").is_none(),
+                "{api} statement {i}: {result}"
+            );
+        }
+        assert_eq!(results[7]["columns"], json!(["i", "r", "t", "b", "n"]));
+        assert_eq!(
+            results[7]["rows"],
+            json!([[7, {"real": 1.5}, "text", {"blob": [0, 1, 255]}, null]])
+        );
+        assert!(
+            results[8].get("error").is_some(),
+            "two statements in one call: {}",
+            results[8]
+        );
+    }
+    // A later request (new connection) sees the committed row only.
+    let later = sqlite(
+        &host,
+        "v2",
+        json!([{"sql": "SELECT COUNT(*) FROM t_v2", "params": []}]),
+    );
+    assert_eq!(later[0]["rows"], json!([[1]]));
+}
+
+#[test]
+fn variables_defaults_templates_and_environment() {
+    let host = Host::start(
+        &app_manifest(),
+        &[],
+        &[("SPIN_VARIABLE_OVERRIDDEN", "from-env")],
+    );
+    assert_eq!(
+        host.json("/variables?name=greeting")["value"],
+        "hello, world"
+    );
+    assert_eq!(host.json("/variables?name=overridden")["value"], "from-env");
+    let undefined = host.json("/variables?name=nope");
+    assert!(
+        undefined["error"].as_str().unwrap().contains("Undefined"),
+        "{undefined}"
+    );
+}
+
+#[test]
+fn a_missing_required_variable_and_a_bad_manifest_stop_start_up_with_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let manifest = dir.path().join("spin.toml");
+    std::fs::write(
+        &manifest,
+        "spin_manifest_version = 2\n[application]\nname = \"x\"\n[variables]\ntoken = { required = true }\n",
+    )
+    .unwrap();
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_fleetjobs"))
+        .args([
+            "up",
+            "--mqtt-url",
+            "mqtt://127.0.0.1:1",
+            "--listen",
+            "127.0.0.1:0",
+            "--from",
+        ])
+        .arg(&manifest)
+        .arg("--state-dir")
+        .arg(dir.path().join("state"))
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("token"), "{stderr}");
+
+    std::fs::write(
+        &manifest,
+        "spin_manifest_version = 2\n[application]\nname = \"x\"\nnmae = 1\n",
+    )
+    .unwrap();
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_fleetjobs"))
+        .args(["check", "--from"])
+        .arg(&manifest)
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("application.nmae"), "{stderr}");
+}
+
+#[test]
+fn a_runaway_component_is_stopped_while_others_keep_serving() {
+    let host = Host::start(&app_manifest(), &["--execution-deadline-ms", "500"], &[]);
+    let port = host.port;
+    let runaway = std::thread::spawn(move || request(port, "GET", "/loop", ""));
+    for _ in 0..5 {
+        assert_eq!(host.get("/echo/still-here").0, 200);
+    }
+    let (status, body) = runaway.join().unwrap();
+    assert_eq!(status, 500, "{body}");
+    assert_eq!(host.get("/echo/after").0, 200);
+}
+
+fn kv_number(host: &Host, key: &str) -> u64 {
+    host.json(&format!("/cron-kv?op=get&key={key}"))["result"]
+        .as_str()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
+#[test]
+fn cron_fires_repeatedly_and_never_overlaps_a_slow_run() {
+    let host = Host::start(&app_manifest(), &[], &[("SPIN_VARIABLE_SLEEP_MS", "1500")]);
+    eventually("three cron runs", || {
+        (kv_number(&host, "ticks") >= 3).then_some(())
+    });
+    assert_eq!(
+        kv_number(&host, "overlaps"),
+        0,
+        "a run started while another was busy"
+    );
+}
+
+#[test]
+fn test_clock_moves_time_and_runs_cron_on_demand() {
+    let host = Host::start(&app_manifest(), &["--test-clock"], &[]);
+    let before = host.json("/clock")["now_secs"].as_u64().unwrap();
+    let (status, _) = host.post("/.well-known/fleetjobs/clock/advance?seconds=3600", "");
+    assert_eq!(status, 200);
+    let after = host.json("/clock")["now_secs"].as_u64().unwrap();
+    assert!(
+        after >= before + 3600 && after < before + 3700,
+        "{before} → {after}"
+    );
+
+    let ticks = kv_number(&host, "ticks");
+    let (status, body) = host.post("/.well-known/fleetjobs/cron/run?component=cron-counter", "");
+    assert_eq!(status, 200, "{body}");
+    assert!(kv_number(&host, "ticks") > ticks);
+    let timestamps = host.json("/cron-kv?op=get&key=timestamps");
+    let last: Vec<u64> = serde_json::from_str(timestamps["result"].as_str().unwrap()).unwrap();
+    assert!(
+        *last.last().unwrap() >= before + 3600,
+        "cron saw the moved clock: {last:?}"
+    );
+    assert_eq!(
+        host.post("/.well-known/fleetjobs/cron/run?component=nope", "")
+            .0,
+        400
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mqtt_outbound_trigger_ordering_and_broker_restart() {
+    use fleetjobs::broker::ManagedBroker;
+    use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
+
+    let broker_state = tempfile::tempdir().unwrap();
+    let broker = ManagedBroker::start(broker_state.path(), free_port())
+        .await
+        .unwrap();
+    let url = broker.url();
+    let port = broker.port();
+    let host = tokio::task::spawn_blocking({
+        let url = url.clone();
+        move || Host::start(&app_manifest(), &["--mqtt-url", &url], &[])
+    })
+    .await
+    .unwrap();
+    let host = std::sync::Arc::new(host);
+
+    // Outbound publish is seen by a real subscriber.
+    let (subscriber, mut events) =
+        AsyncClient::new(MqttOptions::new("conformance-sub", "127.0.0.1", port), 100);
+    subscriber
+        .subscribe("conformance/out", QoS::AtLeastOnce)
+        .await
+        .unwrap();
+    let (seen_tx, mut seen) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        loop {
+            match events.poll().await {
+                Ok(Event::Incoming(Packet::Publish(p))) => {
+                    let _ = seen_tx.send(String::from_utf8_lossy(&p.payload).into_owned());
+                }
+                Ok(_) => {}
+                Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+            }
+        }
+    });
+    let publish = {
+        let host = host.clone();
+        let address = format!("{url}?client_id=conformance-out");
+        move || {
+            host.post_json(
+                "/mqtt",
+                &json!({"address": address, "topic": "conformance/out", "payload": "hi", "qos": 1}),
+            )
+        }
+    };
+    let got = tokio::time::timeout(DEADLINE, async {
+        loop {
+            let reply = tokio::task::spawn_blocking(publish.clone()).await.unwrap();
+            assert_eq!(reply["ok"], true, "{reply}");
+            if let Ok(Some(payload)) =
+                tokio::time::timeout(Duration::from_millis(500), seen.recv()).await
+            {
+                return payload;
+            }
+        }
+    })
+    .await
+    .expect("the subscriber never saw the publish");
+    assert_eq!(got, "hi");
+
+    // The trigger: a burst per device stays in order.
+    let (device, mut device_events) =
+        AsyncClient::new(MqttOptions::new("conformance-dev", "127.0.0.1", port), 1000);
+    tokio::spawn(async move {
+        loop {
+            if device_events.poll().await.is_err() {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    });
+    let burst = 40;
+    for i in 0..burst {
+        for dev in ["d1", "d2"] {
+            device
+                .publish(
+                    format!("conformance/{dev}/events/x"),
+                    QoS::AtLeastOnce,
+                    false,
+                    i.to_string(),
+                )
+                .await
+                .unwrap();
+        }
+    }
+    let recorded = |host: &Host, topic: &str| -> Vec<String> {
+        host.json(&format!("/cron-kv?op=get&key=topic:{topic}"))["result"]
+            .as_str()
+            .map(|list| serde_json::from_str(list).unwrap())
+            .unwrap_or_default()
+    };
+    let expected: Vec<String> = (0..burst).map(|i| i.to_string()).collect();
+    for dev in ["d1", "d2"] {
+        let host = host.clone();
+        let topic = format!("conformance/{dev}/events/x");
+        let expected = expected.clone();
+        let list = tokio::task::spawn_blocking(move || {
+            eventually("the burst to be recorded", || {
+                let list = recorded(&host, &topic);
+                (list.len() >= expected.len()).then_some(list)
+            })
+        })
+        .await
+        .unwrap();
+        assert_eq!(list, expected, "messages of {dev} out of order");
+    }
+
+    // Delivery resumes after the broker restarts.
+    broker.stop().await;
+    let broker = ManagedBroker::start(broker_state.path(), port)
+        .await
+        .unwrap();
+    assert_eq!(broker.port(), port);
+    let topic = "conformance/d3/events/after-restart";
+    let list = tokio::task::spawn_blocking({
+        let host = host.clone();
+        move || {
+            eventually("delivery after the broker restart", || {
+                let list = recorded(&host, topic);
+                (!list.is_empty()).then_some(list)
+            })
+        }
+    });
+    // Publish until the trigger has resubscribed and records it.
+    let deadline = std::time::Instant::now() + DEADLINE;
+    while !list.is_finished() {
+        assert!(std::time::Instant::now() < deadline);
+        let _ = device.publish(topic, QoS::AtLeastOnce, false, "back").await;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    assert_eq!(list.await.unwrap()[0], "back");
+    broker.stop().await;
+}
+
+#[test]
+fn up_starts_a_managed_mosquitto_without_flags() {
+    let host = Host::start(&app_manifest(), &[], &[]);
+    let url = host.printed("MQTT").expect("the MQTT line");
+    assert!(url.starts_with("mqtt://127.0.0.1:"), "{url}");
+}
