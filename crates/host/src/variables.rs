@@ -246,6 +246,21 @@ fn render_with(values: &BTreeMap<String, String>, text: &str) -> Result<String, 
     Template::parse(text)?.render(|name| values.get(name).map(String::as_str))
 }
 
+/// `fermyon:spin/variables@2.0.0` for the calling component.
+impl crate::bindings::fermyon::spin::variables::Host for crate::app::HostState {
+    async fn get(
+        &mut self,
+        name: String,
+    ) -> wasmtime::Result<Result<String, crate::bindings::fermyon::spin::variables::Error>> {
+        use crate::bindings::fermyon::spin::variables::Error;
+        Ok(match self.app.variables.get(&self.component.id, &name) {
+            Ok(value) => Ok(value.to_owned()),
+            Err(GetError::InvalidName(message)) => Err(Error::InvalidName(message)),
+            Err(GetError::Undefined(message)) => Err(Error::Undefined(message)),
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -434,20 +449,5 @@ source = "other.wasm"
     #[test]
     fn env_var_names_are_uppercased() {
         assert_eq!(env_var_name("api_token"), "SPIN_VARIABLE_API_TOKEN");
-    }
-}
-
-/// `fermyon:spin/variables@2.0.0` for the calling component.
-impl crate::bindings::fermyon::spin::variables::Host for crate::app::HostState {
-    async fn get(
-        &mut self,
-        name: String,
-    ) -> wasmtime::Result<Result<String, crate::bindings::fermyon::spin::variables::Error>> {
-        use crate::bindings::fermyon::spin::variables::Error;
-        Ok(match self.app.variables.get(&self.component.id, &name) {
-            Ok(value) => Ok(value.to_owned()),
-            Err(GetError::InvalidName(message)) => Err(Error::InvalidName(message)),
-            Err(GetError::Undefined(message)) => Err(Error::Undefined(message)),
-        })
     }
 }

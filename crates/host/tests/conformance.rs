@@ -82,7 +82,16 @@ fn key_value_semantics() {
     assert_eq!(host.json("/kv?op=set&key=b&value=2")["result"], "ok");
     assert_eq!(host.json("/kv?op=get&key=a")["result"], "1");
     assert_eq!(host.json("/kv?op=exists&key=a")["result"], true);
-    assert_eq!(host.json("/kv?op=keys")["result"], json!(["a", "b"]));
+    // The cron component shares the default store: look at our keys only.
+    let keys = host.json("/kv?op=keys")["result"].clone();
+    let ours: Vec<&str> = keys
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_str)
+        .filter(|k| ["a", "b"].contains(k))
+        .collect();
+    assert_eq!(ours, ["a", "b"]);
     assert_eq!(host.json("/kv?op=delete&key=a")["result"], "ok");
     assert_eq!(host.json("/kv?op=exists&key=a")["result"], false);
     assert_eq!(
@@ -372,11 +381,11 @@ async fn mqtt_outbound_trigger_ordering_and_broker_restart() {
     for dev in ["d1", "d2"] {
         let host = host.clone();
         let topic = format!("conformance/{dev}/events/x");
-        let expected = expected.clone();
+        let wanted = expected.len();
         let list = tokio::task::spawn_blocking(move || {
             eventually("the burst to be recorded", || {
                 let list = recorded(&host, &topic);
-                (list.len() >= expected.len()).then_some(list)
+                (list.len() >= wanted).then_some(list)
             })
         })
         .await
