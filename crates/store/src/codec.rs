@@ -79,7 +79,7 @@ pub fn encode_token(key: &[serde_json::Value]) -> String {
 }
 
 pub fn decode_token(token: &str) -> Option<Vec<serde_json::Value>> {
-    if token.len() % 2 != 0 {
+    if !token.len().is_multiple_of(2) {
         return None;
     }
     let bytes: Option<Vec<u8>> = (0..token.len())
