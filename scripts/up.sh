@@ -1,11 +1,10 @@
 #!/usr/bin/env bash
-# Builds the components and starts fleetjobs with its local defaults.
+# Builds the components and starts fleetjobs with its local defaults: SQLite
+# under .fleetjobs/ and a managed mosquitto. Extra arguments go to `fleetjobs up`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 scripts/setup.sh
-# The host so far validates spin.toml and manages mosquitto; running the
-# components on wasmtime is the rest of issue 4.
-cargo run --quiet --release -p fleetjobs -- spin.toml
-echo "fleetjobs up: serving the components on wasmtime is not built yet (issue 4)." >&2
-exit 1
+cargo build --quiet --release -p fleetjobs
+target/release/fleetjobs build --from spin.toml
+exec target/release/fleetjobs up --from spin.toml "$@"

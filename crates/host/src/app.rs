@@ -16,6 +16,7 @@ use crate::bindings::cron::SpinCronPre;
 use crate::bindings::mqtt_trigger::SpinMqttPre;
 use crate::bindings::SpinHost;
 use crate::clock::AppClock;
+use crate::component_log::{Channel, ComponentLog};
 use crate::engine::{deadline_ticks, load_component};
 use crate::http::ChainingHooks;
 use crate::key_value::KeyValueStores;
@@ -219,7 +220,8 @@ impl App {
     /// deadline armed.
     pub fn store(self: &Arc<Self>, component: &Arc<LoadedComponent>) -> Store<HostState> {
         let mut wasi = WasiCtx::builder();
-        wasi.inherit_stdout().inherit_stderr();
+        wasi.stdout(ComponentLog::new(&component.id, Channel::Stdout));
+        wasi.stderr(ComponentLog::new(&component.id, Channel::Stderr));
         wasi.wall_clock(self.clock.clone());
         for (key, value) in &component.environment {
             wasi.env(key, value);

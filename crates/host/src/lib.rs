@@ -21,6 +21,7 @@ mod bindings;
 pub mod broker;
 pub mod cli;
 pub mod clock;
+mod component_log;
 pub mod config_file;
 pub mod cron;
 pub mod engine;

@@ -421,8 +421,20 @@ async fn mqtt_outbound_trigger_ordering_and_broker_restart() {
 }
 
 #[test]
-fn up_starts_a_managed_mosquitto_without_flags() {
+fn up_starts_a_managed_mosquitto_and_caches_compiled_components() {
     let host = Host::start(&app_manifest(), &[], &[]);
     let url = host.printed("MQTT").expect("the MQTT line");
     assert!(url.starts_with("mqtt://127.0.0.1:"), "{url}");
+    let cached = std::fs::read_dir(host.state_dir().join("cache"))
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .path()
+                .extension()
+                .is_some_and(|x| x == "cwasm")
+        })
+        .count();
+    // Ten distinct wasm files; components sharing one file share its entry.
+    assert_eq!(cached, 10);
 }

@@ -107,6 +107,10 @@ impl Host {
         serde_json::from_str(&text).unwrap_or_else(|e| panic!("POST {path}: {e}: {text}"))
     }
 
+    pub fn state_dir(&self) -> &Path {
+        self._state.path()
+    }
+
     /// The URL printed on the line starting with `label`.
     pub fn printed(&self, label: &str) -> Option<String> {
         self.stdout
