@@ -101,10 +101,11 @@ impl PooledConnection {
     async fn publish(&self, topic: String, payload: Vec<u8>, qos: Qos) -> Result<(), Error> {
         let mut session = self.session.lock().await;
         while session.progress.try_recv().is_ok() {}
-        let (mqtt_qos, done) = match qos {
-            Qos::AtMostOnce => (MqttQos::AtMostOnce, "written"),
-            Qos::AtLeastOnce => (MqttQos::AtLeastOnce, "acknowledged"),
-            Qos::ExactlyOnce => (MqttQos::ExactlyOnce, "acknowledged"),
+        // QoS0 is done once written; QoS1/2 once the broker acknowledged.
+        let (mqtt_qos, wants_ack) = match qos {
+            Qos::AtMostOnce => (MqttQos::AtMostOnce, false),
+            Qos::AtLeastOnce => (MqttQos::AtLeastOnce, true),
+            Qos::ExactlyOnce => (MqttQos::ExactlyOnce, true),
         };
         session
             .client
@@ -114,8 +115,8 @@ impl PooledConnection {
         let wait = async {
             loop {
                 match session.progress.recv().await {
-                    Some(Progress::Written) if done == "written" => return Ok(()),
-                    Some(Progress::Acknowledged) if done == "acknowledged" => return Ok(()),
+                    Some(Progress::Written) if !wants_ack => return Ok(()),
+                    Some(Progress::Acknowledged) if wants_ack => return Ok(()),
                     Some(Progress::Failed(message)) => {
                         return Err(Error::ConnectionFailed(message))
                     }

@@ -438,3 +438,62 @@ fn up_starts_a_managed_mosquitto_and_caches_compiled_components() {
     // Ten distinct wasm files; components sharing one file share its entry.
     assert_eq!(cached, 10);
 }
+
+#[test]
+fn build_runs_each_components_build_command_in_its_workdir() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("sub")).unwrap();
+    let manifest = dir.path().join("spin.toml");
+    std::fs::write(
+        &manifest,
+        r#"spin_manifest_version = 2
+[application]
+name = "build-test"
+[component.one]
+source = "one.wasm"
+[component.one.build]
+command = ["touch first", "touch second"]
+workdir = "sub"
+[component.two]
+source = "two.wasm"
+[component.two.build]
+command = "false"
+"#,
+    )
+    .unwrap();
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_fleetjobs"))
+        .args(["build", "--from"])
+        .arg(&manifest)
+        .output()
+        .unwrap();
+    assert!(dir.path().join("sub/first").is_file());
+    assert!(dir.path().join("sub/second").is_file());
+    assert!(
+        !output.status.success(),
+        "a failing build command fails the build"
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("component two"), "{stderr}");
+}
+
+#[test]
+fn sigterm_lets_the_running_cron_job_finish_before_exiting() {
+    let host = Host::start(&app_manifest(), &[], &[("SPIN_VARIABLE_SLEEP_MS", "1500")]);
+    eventually("a cron run in progress", || {
+        (host.json("/cron-kv?op=get&key=running")["result"] == "1").then_some(())
+    });
+    let (status, state) = host.stop();
+    assert!(status.is_some_and(|s| s.success()), "exit: {status:?}");
+    let kv = state
+        .path()
+        .join(fleetjobs::runtime_config::DEFAULT_KEY_VALUE_FILE);
+    let conn = rusqlite::Connection::open(kv).unwrap();
+    let running: Vec<u8> = conn
+        .query_row(
+            "SELECT value FROM spin_key_value WHERE store = 'default' AND key = 'running'",
+            [],
+            |row| row.get(0),
+        )
+        .unwrap();
+    assert_eq!(running, b"0", "the in-flight cron run was cut off");
+}

@@ -27,7 +27,7 @@ pub struct Host {
     child: Child,
     pub port: u16,
     pub stdout: Vec<String>,
-    _state: tempfile::TempDir,
+    state: Option<tempfile::TempDir>,
 }
 
 impl Host {
@@ -63,7 +63,7 @@ impl Host {
             child,
             port,
             stdout: Vec::new(),
-            _state: state,
+            state: Some(state),
         };
         let deadline = Instant::now() + DEADLINE;
         loop {
@@ -108,7 +108,34 @@ impl Host {
     }
 
     pub fn state_dir(&self) -> &Path {
-        self._state.path()
+        self.state.as_ref().expect("the host is running").path()
+    }
+
+    /// SIGTERM, then waits for the exit (killing it after 10 s).
+    fn terminate(&mut self) -> Option<std::process::ExitStatus> {
+        if let Ok(Some(status)) = self.child.try_wait() {
+            return Some(status);
+        }
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        None
+    }
+
+    /// Stops the host gracefully; returns how it exited (None if it had to
+    /// be killed) and its state directory.
+    pub fn stop(mut self) -> (Option<std::process::ExitStatus>, tempfile::TempDir) {
+        let status = self.terminate();
+        (status, self.state.take().expect("stopped once"))
     }
 
     /// The URL printed on the line starting with `label`.
@@ -123,18 +150,7 @@ impl Host {
 
 impl Drop for Host {
     fn drop(&mut self) {
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status();
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.terminate();
     }
 }
 
