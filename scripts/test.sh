@@ -10,8 +10,8 @@ cargo fmt --all --check
 cargo clippy --workspace --all-targets -- -D warnings
 
 echo "== shared crates build for wasm32-wasip2 (nothing native-only creeps in)"
-cargo build -p fleetjobs-core -p fleetjobs-store --target wasm32-wasip2
-cargo clippy -p fleetjobs-core -p fleetjobs-store --target wasm32-wasip2 -- -D warnings
+cargo build -p fleetjobs-core -p fleetjobs-store -p fleetjobs-api --target wasm32-wasip2
+cargo clippy -p fleetjobs-core -p fleetjobs-store -p fleetjobs-api --target wasm32-wasip2 -- -D warnings
 
 echo "== test components (wasm32-wasip2) for the host conformance tests"
 tests/components/build.sh

@@ -1,0 +1,146 @@
+//! Request parsing: JSON bodies with the failing field named, body size,
+//! and list parameters (`limit` 1-250, `nextToken`, status filters).
+
+use serde::de::DeserializeOwned;
+
+use crate::error::ApiError;
+
+/// The largest request body accepted: a 32 KiB document plus the rest.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+pub const MAX_LIMIT: usize = 250;
+pub const DEFAULT_LIMIT: usize = 50;
+
+/// Parses a JSON body; errors name the field (`targets.thingNames[0]: …`).
+/// An empty body is read as `{}` so optional-only bodies may be omitted.
+pub fn json_body<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    if body.len() > MAX_BODY_BYTES {
+        return Err(ApiError::too_large(MAX_BODY_BYTES));
+    }
+    let body: &[u8] = if body.iter().all(u8::is_ascii_whitespace) {
+        b"{}"
+    } else {
+        body
+    };
+    let mut deserializer = serde_json::Deserializer::from_slice(body);
+    serde_path_to_error::deserialize(&mut deserializer).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        if path == "." || path.is_empty() {
+            ApiError::invalid(format!("the body is not valid: {inner}"))
+        } else {
+            ApiError::invalid(format!("{path}: {inner}"))
+        }
+    })
+}
+
+/// The value of one query parameter, percent-decoded.
+pub fn query_param(query: &str, name: &str) -> Option<String> {
+    query
+        .split('&')
+        .filter_map(|pair| pair.split_once('=').or(Some((pair, ""))))
+        .find(|(key, _)| *key == name)
+        .map(|(_, value)| percent_decode(value))
+}
+
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'%' if i + 2 < bytes.len() => match u8::from_str_radix(&text[i + 1..i + 3], 16) {
+                Ok(byte) => {
+                    out.push(byte);
+                    i += 3;
+                    continue;
+                }
+                Err(_) => out.push(b'%'),
+            },
+            b'+' => out.push(b' '),
+            other => out.push(other),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// `limit` (1-250, default 50) and `nextToken` of a list request.
+pub fn page_params(query: &str) -> Result<(usize, Option<String>), ApiError> {
+    let limit = match query_param(query, "limit") {
+        None => DEFAULT_LIMIT,
+        Some(text) => match text.parse::<usize>() {
+            Ok(limit) if (1..=MAX_LIMIT).contains(&limit) => limit,
+            _ => {
+                return Err(ApiError::invalid(format!(
+                    "limit: {text:?} must be a number from 1 to {MAX_LIMIT}"
+                )))
+            }
+        },
+    };
+    Ok((
+        limit,
+        query_param(query, "nextToken").filter(|t| !t.is_empty()),
+    ))
+}
+
+/// An optional enum filter such as `status=IN_PROGRESS`.
+pub fn enum_param<T>(
+    query: &str,
+    name: &str,
+    parse: impl Fn(&str) -> Option<T>,
+    allowed: &str,
+) -> Result<Option<T>, ApiError> {
+    match query_param(query, name) {
+        None => Ok(None),
+        Some(text) => parse(&text)
+            .map(Some)
+            .ok_or_else(|| ApiError::invalid(format!("{name}: {text:?} is not one of {allowed}"))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use fleetjobs_core::job::CreateJob;
+
+    #[test]
+    fn body_errors_name_the_field() {
+        let err = json_body::<CreateJob>(br#"{"targets": {"thingNames": [1]}, "document": {}}"#)
+            .unwrap_err();
+        assert_eq!(err.status, 400);
+        assert!(
+            err.message.starts_with("targets.thingNames[0]"),
+            "{}",
+            err.message
+        );
+        let err =
+            json_body::<CreateJob>(br#"{"targets": {}, "document": {}, "extra": 1}"#).unwrap_err();
+        assert!(err.message.contains("extra"), "{}", err.message);
+        let err = json_body::<CreateJob>(b"{not json").unwrap_err();
+        assert_eq!(err.status, 400);
+        let big = vec![b' '; MAX_BODY_BYTES + 1];
+        assert_eq!(json_body::<CreateJob>(&big).unwrap_err().status, 413);
+    }
+
+    #[test]
+    fn list_parameters() {
+        assert_eq!(page_params("").unwrap(), (DEFAULT_LIMIT, None));
+        assert_eq!(
+            page_params("limit=7&nextToken=ab").unwrap(),
+            (7, Some("ab".into()))
+        );
+        assert_eq!(page_params("limit=0").unwrap_err().status, 400);
+        assert_eq!(page_params("limit=251").unwrap_err().status, 400);
+        assert_eq!(
+            query_param("thingGroupName=com.example%20(default)", "thingGroupName").as_deref(),
+            Some("com.example (default)")
+        );
+        let status = enum_param(
+            "status=DONE",
+            "status",
+            fleetjobs_core::JobStatus::parse,
+            "IN_PROGRESS, …",
+        );
+        assert_eq!(status.unwrap_err().status, 400);
+    }
+}
