@@ -7,14 +7,18 @@ scripts/setup.sh
 
 echo "== format and lints"
 cargo fmt --all --check
+cargo fmt --all --check --manifest-path components/Cargo.toml
+cargo fmt --all --check --manifest-path tests/components/Cargo.toml
 cargo clippy --workspace --all-targets -- -D warnings
 
 echo "== shared crates build for wasm32-wasip2 (nothing native-only creeps in)"
 cargo build -p fleetjobs-core -p fleetjobs-store -p fleetjobs-api --target wasm32-wasip2
 cargo clippy -p fleetjobs-core -p fleetjobs-store -p fleetjobs-api --target wasm32-wasip2 -- -D warnings
 
-echo "== test components (wasm32-wasip2) for the host conformance tests"
+echo "== fleetjobs components, and test components for the host conformance tests (wasm32-wasip2)"
+cargo clippy --release --target wasm32-wasip2 --manifest-path components/Cargo.toml -- -D warnings
+cargo build --release --target wasm32-wasip2 --manifest-path components/Cargo.toml
 tests/components/build.sh
 
-echo "== unit, property, store and host conformance tests"
+echo "== unit, property, store, host conformance and end-to-end API tests"
 cargo test --workspace

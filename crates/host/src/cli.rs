@@ -121,6 +121,10 @@ async fn up(args: UpArgs) -> Result<(), String> {
             Some(broker)
         }
     };
+    let api_token = api_token(&args)?;
+    if let Some(token) = &api_token {
+        host_variables.insert(API_TOKEN.to_owned(), token.clone());
+    }
     let engine = crate::engine::new_engine().map_err(|e| format!("wasmtime: {e:#}"))?;
     let options = HostOptions {
         state_dir: args.state_dir.clone(),
@@ -157,6 +161,9 @@ async fn up(args: UpArgs) -> Result<(), String> {
         (None, None) => {}
     }
     println!("  state      {}", args.state_dir.display());
+    if let Some(token) = &api_token {
+        println!("  API token  {token}");
+    }
     if args.test_clock {
         println!(
             "  test clock http://{}{}",
@@ -175,6 +182,34 @@ async fn up(args: UpArgs) -> Result<(), String> {
         broker.stop().await;
     }
     Ok(())
+}
+
+/// The variable fleetjobs' gateway checks bearer tokens against.
+const API_TOKEN: &str = "api_token";
+
+/// For an application declaring `api_token` that the environment does not
+/// set: the token kept in the state directory, generated on first start.
+fn api_token(args: &UpArgs) -> Result<Option<String>, String> {
+    let declared = Manifest::load(&args.manifest)
+        .map(|m| m.variables.contains_key(API_TOKEN))
+        .unwrap_or(false);
+    let from_env = std::env::var(crate::variables::env_var_name(API_TOKEN)).is_ok();
+    if !declared || from_env {
+        return Ok(None);
+    }
+    let file = args.state_dir.join("api_token");
+    if let Ok(token) = std::fs::read_to_string(&file) {
+        if !token.trim().is_empty() {
+            return Ok(Some(token.trim().to_owned()));
+        }
+    }
+    let token = format!(
+        "{}{}",
+        uuid::Uuid::new_v4().simple(),
+        uuid::Uuid::new_v4().simple()
+    );
+    std::fs::write(&file, &token).map_err(|e| format!("{}: {e}", file.display()))?;
+    Ok(Some(token))
 }
 
 fn build(manifest_path: &Path) -> Result<(), String> {

@@ -157,13 +157,25 @@ impl Drop for Host {
 /// A minimal HTTP/1.1 client: one request per connection. Status 0 when the
 /// connection fails.
 pub fn request(port: u16, method: &str, path: &str, body: &str) -> (u16, String) {
+    authorized_request(port, method, path, body, None)
+}
+
+/// [`request`] with an optional bearer token.
+pub fn authorized_request(
+    port: u16,
+    method: &str,
+    path: &str,
+    body: &str,
+    token: Option<&str>,
+) -> (u16, String) {
     let Ok(mut stream) = TcpStream::connect(("127.0.0.1", port)) else {
         return (0, String::new());
     };
     stream.set_read_timeout(Some(DEADLINE)).unwrap();
+    let auth = token.map_or(String::new(), |t| format!("Authorization: Bearer {t}\r\n"));
     let head = format!(
         "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\
-         Content-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+         {auth}Content-Type: application/json\r\nContent-Length: {}\r\n\r\n",
         body.len()
     );
     if stream.write_all(head.as_bytes()).is_err() || stream.write_all(body.as_bytes()).is_err() {

@@ -1,0 +1,90 @@
+//! Thing groups: `POST/GET /api/v1/thing-groups`,
+//! `GET/DELETE /api/v1/thing-groups/{name}`,
+//! `PUT/DELETE /api/v1/thing-groups/{name}/things/{thingName}` and
+//! `GET /api/v1/thing-groups/{name}/things`. Membership changes give
+//! continuous jobs' new members an execution in the same transaction.
+
+use fleetjobs_api::request::{json_body, page_params};
+use fleetjobs_api::ApiError;
+use fleetjobs_component::{api_segments, method_name, no_route, now, respond, store};
+use fleetjobs_core::model::ThingGroup;
+use fleetjobs_core::validate;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use spin_sdk::http::{Request, Response};
+use spin_sdk::http_component;
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct CreateGroup {
+    thing_group_name: String,
+    #[serde(default)]
+    description: Option<String>,
+}
+
+fn view(group: &ThingGroup) -> Value {
+    let mut out = json!({
+        "thingGroupName": group.thing_group_name,
+        "createdAt": group.created_at.to_rfc3339(),
+    });
+    if let Some(description) = &group.description {
+        out["description"] = json!(description);
+    }
+    out
+}
+
+fn page_reply<T>(key: &str, page: fleetjobs_store::Page<T>, item: impl Fn(&T) -> Value) -> Value {
+    let mut reply = json!({ key: page.items.iter().map(item).collect::<Vec<_>>() });
+    if let Some(token) = page.next_token {
+        reply["nextToken"] = json!(token);
+    }
+    reply
+}
+
+fn operate(request: &Request) -> Result<(u16, Value), ApiError> {
+    let segments = api_segments(request);
+    let store = store()?;
+    match (method_name(request.method()), &segments[..]) {
+        ("POST", [_]) => {
+            let body: CreateGroup = json_body(request.body())?;
+            validate::thing_group_name(&body.thing_group_name)?;
+            if let Some(description) = &body.description {
+                validate::free_text("description", description)?;
+            }
+            let group =
+                store.insert_group(&body.thing_group_name, body.description.as_deref(), now())?;
+            Ok((201, view(&group)))
+        }
+        ("GET", [_]) => {
+            let (limit, next_token) = page_params(request.query())?;
+            let page = store.list_groups(limit, next_token.as_deref())?;
+            Ok((200, page_reply("thingGroups", page, view)))
+        }
+        ("GET", [_, name]) => Ok((200, view(&store.existing_group(name)?))),
+        ("DELETE", [_, name]) => {
+            store.existing_group(name)?;
+            store.transaction(|s| s.delete_group_rows(name))?;
+            Ok((204, Value::Null))
+        }
+        ("GET", [_, name, things]) if things == "things" => {
+            store.existing_group(name)?;
+            let (limit, next_token) = page_params(request.query())?;
+            let page = store.group_members(name, limit, next_token.as_deref())?;
+            Ok((200, page_reply("thingNames", page, |t| json!(t))))
+        }
+        ("PUT", [_, name, things, thing]) if things == "things" => {
+            store.add_thing_to_group(name, thing, now())?;
+            Ok((204, Value::Null))
+        }
+        ("DELETE", [_, name, things, thing]) if things == "things" => {
+            store.remove_thing_from_group(name, thing, now())?;
+            Ok((204, Value::Null))
+        }
+        _ => Err(no_route(request)),
+    }
+}
+
+#[http_component]
+fn handle(request: Request) -> Response {
+    respond(operate(&request))
+}

@@ -1,0 +1,123 @@
+//! The thing registry: `POST/GET /api/v1/things`,
+//! `GET/PATCH/DELETE /api/v1/things/{thingName}`, and
+//! `POST /api/v1/things/{thingName}/token` (rotate the device token).
+//! A device token is shown once, at creation or rotation; only its hash is kept.
+
+use std::collections::BTreeMap;
+
+use fleetjobs_api::request::{json_body, page_params};
+use fleetjobs_api::ApiError;
+use fleetjobs_component::{api_segments, method_name, no_route, now, respond, store};
+use fleetjobs_core::model::Thing;
+use fleetjobs_core::validate;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+use spin_sdk::http::{Request, Response};
+use spin_sdk::http_component;
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct CreateThing {
+    thing_name: String,
+    #[serde(default)]
+    attributes: BTreeMap<String, String>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct UpdateThing {
+    attributes: BTreeMap<String, String>,
+    #[serde(default)]
+    expected_version: Option<i64>,
+}
+
+fn view(thing: &Thing) -> Value {
+    json!({
+        "thingName": thing.thing_name,
+        "attributes": thing.attributes,
+        "version": thing.version,
+        "createdAt": thing.created_at.to_rfc3339(),
+    })
+}
+
+fn check_attributes(attributes: &BTreeMap<String, String>) -> Result<(), ApiError> {
+    if attributes.len() > 50 {
+        return Err(ApiError::invalid(
+            "attributes: at most 50 attributes are allowed",
+        ));
+    }
+    for (key, value) in attributes {
+        if key.is_empty() || key.len() > 128 || value.len() > 800 {
+            return Err(ApiError::invalid(format!(
+                "attributes.{key}: keys are 1-128 characters, values at most 800"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// A new random device token and the hash that is stored.
+fn new_token() -> (String, String) {
+    let token = format!(
+        "{}{}",
+        uuid::Uuid::new_v4().simple(),
+        uuid::Uuid::new_v4().simple()
+    );
+    let hash: String = Sha256::digest(token.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    (token, hash)
+}
+
+fn operate(request: &Request) -> Result<(u16, Value), ApiError> {
+    let segments = api_segments(request);
+    let store = store()?;
+    match (method_name(request.method()), &segments[..]) {
+        ("POST", [_]) => {
+            let body: CreateThing = json_body(request.body())?;
+            validate::thing_name(&body.thing_name)?;
+            check_attributes(&body.attributes)?;
+            let (token, hash) = new_token();
+            let thing = store.insert_thing(&body.thing_name, &body.attributes, &hash, now())?;
+            let mut reply = view(&thing);
+            reply["deviceToken"] = json!(token);
+            Ok((201, reply))
+        }
+        ("GET", [_]) => {
+            let (limit, next_token) = page_params(request.query())?;
+            let page = store.list_things(limit, next_token.as_deref())?;
+            let mut reply = json!({"things": page.items.iter().map(view).collect::<Vec<_>>()});
+            if let Some(token) = page.next_token {
+                reply["nextToken"] = json!(token);
+            }
+            Ok((200, reply))
+        }
+        ("GET", [_, name]) => Ok((200, view(&store.existing_thing(name)?))),
+        ("PATCH", [_, name]) => {
+            let body: UpdateThing = json_body(request.body())?;
+            check_attributes(&body.attributes)?;
+            let thing = store.transaction(|s| {
+                s.update_thing_attributes(name, &body.attributes, body.expected_version)
+            })?;
+            Ok((200, view(&thing)))
+        }
+        ("DELETE", [_, name]) => {
+            store.existing_thing(name)?;
+            store.transaction(|s| s.delete_thing_rows(name))?;
+            Ok((204, Value::Null))
+        }
+        ("POST", [_, name, token]) if token == "token" => {
+            let (token, hash) = new_token();
+            store.set_thing_token_hash(name, &hash)?;
+            Ok((200, json!({"thingName": name, "deviceToken": token})))
+        }
+        _ => Err(no_route(request)),
+    }
+}
+
+#[http_component]
+fn handle(request: Request) -> Response {
+    respond(operate(&request))
+}
