@@ -42,7 +42,8 @@ pub fn query_param(query: &str, name: &str) -> Option<String> {
         .map(|(_, value)| percent_decode(value))
 }
 
-fn percent_decode(text: &str) -> String {
+/// Decodes `%XX` escapes (and `+` as a space, as in query strings).
+pub fn percent_decode(text: &str) -> String {
     let bytes = text.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
     let mut i = 0;
