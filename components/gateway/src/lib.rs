@@ -11,7 +11,18 @@ use spin_sdk::http_component;
 /// `(method, path pattern under /api/v1, component)`; `*` is one segment.
 const ROUTES: &[(&str, &str, &str)] = &[
     ("POST", "jobs", "create-job"),
+    ("GET", "jobs", "list-jobs"),
     ("GET", "jobs/*", "describe-job"),
+    ("PATCH", "jobs/*", "update-job"),
+    ("DELETE", "jobs/*", "delete-job"),
+    ("POST", "jobs/*/cancel", "cancel-job"),
+    ("GET", "jobs/*/document", "get-job-document"),
+    ("POST", "jobs/*/targets", "associate-targets"),
+    ("GET", "jobs/*/executions", "list-job-executions"),
+    ("GET", "jobs/*/executions/*", "describe-job-execution"),
+    ("DELETE", "jobs/*/executions/*", "delete-job-execution"),
+    ("POST", "jobs/*/executions/*/cancel", "cancel-job-execution"),
+    ("GET", "things/*/executions", "list-thing-executions"),
     ("POST", "things", "things"),
     ("GET", "things", "things"),
     ("GET", "things/*", "things"),

@@ -5,7 +5,7 @@
 //! continuous jobs' new members an execution in the same transaction.
 
 use fleetjobs_api::request::{json_body, page_params};
-use fleetjobs_api::ApiError;
+use fleetjobs_api::{views, ApiError};
 use fleetjobs_component::{api_segments, method_name, no_route, now, respond, store};
 use fleetjobs_core::model::ThingGroup;
 use fleetjobs_core::validate;
@@ -33,14 +33,6 @@ fn view(group: &ThingGroup) -> Value {
     out
 }
 
-fn page_reply<T>(key: &str, page: fleetjobs_store::Page<T>, item: impl Fn(&T) -> Value) -> Value {
-    let mut reply = json!({ key: page.items.iter().map(item).collect::<Vec<_>>() });
-    if let Some(token) = page.next_token {
-        reply["nextToken"] = json!(token);
-    }
-    reply
-}
-
 fn operate(request: &Request) -> Result<(u16, Value), ApiError> {
     let segments = api_segments(request);
     let store = store()?;
@@ -58,7 +50,7 @@ fn operate(request: &Request) -> Result<(u16, Value), ApiError> {
         ("GET", [_]) => {
             let (limit, next_token) = page_params(request.query())?;
             let page = store.list_groups(limit, next_token.as_deref())?;
-            Ok((200, page_reply("thingGroups", page, view)))
+            Ok((200, views::page("thingGroups", page, view)))
         }
         ("GET", [_, name]) => Ok((200, view(&store.existing_group(name)?))),
         ("DELETE", [_, name]) => {
@@ -70,7 +62,7 @@ fn operate(request: &Request) -> Result<(u16, Value), ApiError> {
             store.existing_group(name)?;
             let (limit, next_token) = page_params(request.query())?;
             let page = store.group_members(name, limit, next_token.as_deref())?;
-            Ok((200, page_reply("thingNames", page, |t| json!(t))))
+            Ok((200, views::page("thingNames", page, |t| json!(t))))
         }
         ("PUT", [_, name, things, thing]) if things == "things" => {
             store.add_thing_to_group(name, thing, now())?;

@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 
 use fleetjobs_api::request::{json_body, page_params};
-use fleetjobs_api::ApiError;
+use fleetjobs_api::{views, ApiError};
 use fleetjobs_component::{api_segments, method_name, no_route, now, respond, store};
 use fleetjobs_core::model::Thing;
 use fleetjobs_core::validate;
@@ -88,11 +88,7 @@ fn operate(request: &Request) -> Result<(u16, Value), ApiError> {
         ("GET", [_]) => {
             let (limit, next_token) = page_params(request.query())?;
             let page = store.list_things(limit, next_token.as_deref())?;
-            let mut reply = json!({"things": page.items.iter().map(view).collect::<Vec<_>>()});
-            if let Some(token) = page.next_token {
-                reply["nextToken"] = json!(token);
-            }
-            Ok((200, reply))
+            Ok((200, views::page("things", page, view)))
         }
         ("GET", [_, name]) => Ok((200, view(&store.existing_thing(name)?))),
         ("PATCH", [_, name]) => {

@@ -99,6 +99,43 @@ pub fn enum_param<T>(
     }
 }
 
+/// A boolean parameter such as `force=true`; absent is false.
+pub fn bool_param(query: &str, name: &str) -> Result<bool, ApiError> {
+    match query_param(query, name).as_deref() {
+        None | Some("false") => Ok(false),
+        Some("true") | Some("") => Ok(true),
+        Some(other) => Err(ApiError::invalid(format!(
+            "{name}: {other:?} must be true or false"
+        ))),
+    }
+}
+
+/// An integer parameter such as `executionNumber=2`.
+pub fn number_param(query: &str, name: &str) -> Result<Option<i64>, ApiError> {
+    query_param(query, name)
+        .map(|text| {
+            text.parse::<i64>().ok().filter(|n| *n >= 1).ok_or_else(|| {
+                ApiError::invalid(format!("{name}: {text:?} must be a positive integer"))
+            })
+        })
+        .transpose()
+}
+
+/// The parameters of the execution lists: `status`, `limit`, `nextToken`.
+pub fn execution_query(query: &str) -> Result<fleetjobs_store::ExecutionQuery, ApiError> {
+    let (limit, next_token) = page_params(query)?;
+    Ok(fleetjobs_store::ExecutionQuery {
+        status: enum_param(
+            query,
+            "status",
+            fleetjobs_core::ExecutionStatus::parse,
+            "QUEUED, IN_PROGRESS, SUCCEEDED, FAILED, TIMED_OUT, REJECTED, REMOVED, CANCELED",
+        )?,
+        limit,
+        next_token,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -143,5 +180,17 @@ mod tests {
             "IN_PROGRESS, …",
         );
         assert_eq!(status.unwrap_err().status, 400);
+        assert!(bool_param("force=true", "force").unwrap());
+        assert!(!bool_param("", "force").unwrap());
+        assert!(bool_param("force=maybe", "force").is_err());
+        assert_eq!(
+            number_param("executionNumber=2", "executionNumber").unwrap(),
+            Some(2)
+        );
+        assert!(number_param("executionNumber=0", "executionNumber").is_err());
+        assert!(execution_query("status=QUEUED&limit=7")
+            .unwrap()
+            .status
+            .is_some());
     }
 }

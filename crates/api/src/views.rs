@@ -85,6 +85,14 @@ pub fn job_summary(job: &Job) -> Value {
     Value::Object(out)
 }
 
+/// A list answer: `{<key>: [...], nextToken?}`.
+pub fn page<T>(key: &str, page: fleetjobs_store::Page<T>, item: impl Fn(&T) -> Value) -> Value {
+    let mut out = Map::new();
+    out.insert(key.to_owned(), page.items.iter().map(item).collect());
+    insert_some(&mut out, "nextToken", page.next_token.map(Value::String));
+    Value::Object(out)
+}
+
 /// An execution on the control plane (DescribeJobExecution and the lists).
 pub fn execution(e: &Execution) -> Value {
     let mut out = Map::new();

@@ -181,3 +181,217 @@ fn errors_have_one_shape_and_write_nothing() {
         "refused requests wrote nothing: {list}"
     );
 }
+
+fn ok(host: &Host, method: &str, path: &str, body: Value, expected: u16) -> Value {
+    let (status, reply) = call(host, method, path, &body);
+    assert_eq!(status, expected, "{method} {path}: {reply}");
+    reply
+}
+
+#[test]
+fn job_and_execution_operations() {
+    let host = app();
+    for thing in ["t1", "t2", "t3"] {
+        ok(
+            &host,
+            "POST",
+            "/api/v1/things",
+            json!({"thingName": thing}),
+            201,
+        );
+    }
+    let body = json!({"jobId": "lifecycle", "name": "Lifecycle", "targets": {"thingNames": ["t1", "t2", "t3"]},
+                      "document": {"action": "reboot"}});
+    ok(&host, "POST", "/api/v1/jobs", body, 201);
+
+    let list = ok(
+        &host,
+        "GET",
+        "/api/v1/jobs?status=IN_PROGRESS&jobType=SNAPSHOT",
+        Value::Null,
+        200,
+    );
+    assert_eq!(list["jobs"][0]["jobId"], "lifecycle");
+    assert_eq!(list["jobs"][0]["targets"]["numberOfThings"], 3);
+    assert_eq!(
+        ok(&host, "GET", "/api/v1/jobs?status=DONE", Value::Null, 400)["error"]["code"],
+        "InvalidRequest"
+    );
+    let document = ok(
+        &host,
+        "GET",
+        "/api/v1/jobs/lifecycle/document",
+        Value::Null,
+        200,
+    );
+    assert_eq!(document["document"], json!({"action": "reboot"}));
+
+    let first = ok(
+        &host,
+        "GET",
+        "/api/v1/jobs/lifecycle/executions?limit=2",
+        Value::Null,
+        200,
+    );
+    assert_eq!(first["executionSummaries"].as_array().unwrap().len(), 2);
+    let token = first["nextToken"].as_str().unwrap();
+    let rest = ok(
+        &host,
+        "GET",
+        &format!("/api/v1/jobs/lifecycle/executions?limit=2&nextToken={token}"),
+        Value::Null,
+        200,
+    );
+    assert_eq!(rest["executionSummaries"][0]["thingName"], "t3");
+    assert!(rest.get("nextToken").is_none());
+
+    let t1 = ok(
+        &host,
+        "GET",
+        "/api/v1/jobs/lifecycle/executions/t1",
+        Value::Null,
+        200,
+    );
+    assert_eq!(
+        (t1["status"].as_str(), t1["versionNumber"].as_i64()),
+        (Some("QUEUED"), Some(1))
+    );
+    let canceled = ok(
+        &host,
+        "POST",
+        "/api/v1/jobs/lifecycle/executions/t1/cancel",
+        json!({"expectedVersion": 1}),
+        200,
+    );
+    assert_eq!(canceled["status"], "CANCELED");
+    let again = ok(
+        &host,
+        "POST",
+        "/api/v1/jobs/lifecycle/executions/t1/cancel",
+        json!({}),
+        409,
+    );
+    assert_eq!(again["error"]["code"], "InvalidStateTransition");
+    let stale = ok(
+        &host,
+        "POST",
+        "/api/v1/jobs/lifecycle/executions/t2/cancel",
+        json!({"expectedVersion": 9}),
+        409,
+    );
+    assert_eq!(stale["error"]["code"], "VersionConflict");
+    assert_eq!(
+        ok(
+            &host,
+            "GET",
+            "/api/v1/jobs/lifecycle/executions/t2",
+            Value::Null,
+            200
+        )["status"],
+        "QUEUED"
+    );
+
+    let updated = ok(
+        &host,
+        "PATCH",
+        "/api/v1/jobs/lifecycle",
+        json!({"description": "new words"}),
+        200,
+    );
+    assert_eq!(updated["description"], "new words");
+
+    // The seed's cancel body.
+    let cancel =
+        json!({"reasonCode": "USER_CANCEL", "comment": "Pausing rollout for investigation"});
+    ok(&host, "POST", "/api/v1/jobs/lifecycle/cancel", cancel, 200);
+    let job = ok(&host, "GET", "/api/v1/jobs/lifecycle", Value::Null, 200);
+    assert_eq!(
+        (job["status"].as_str(), job["reasonCode"].as_str()),
+        (Some("CANCELED"), Some("USER_CANCEL"))
+    );
+    assert_eq!(job["jobProcessDetails"]["numberOfCanceledThings"], 3);
+    let for_thing = ok(
+        &host,
+        "GET",
+        "/api/v1/things/t2/executions",
+        Value::Null,
+        200,
+    );
+    assert_eq!(for_thing["executionSummaries"][0]["status"], "CANCELED");
+
+    ok(
+        &host,
+        "DELETE",
+        "/api/v1/jobs/lifecycle/executions/t3",
+        Value::Null,
+        204,
+    );
+    ok(
+        &host,
+        "GET",
+        "/api/v1/jobs/lifecycle/executions/t3",
+        Value::Null,
+        404,
+    );
+    ok(&host, "DELETE", "/api/v1/jobs/lifecycle", Value::Null, 204);
+    ok(&host, "GET", "/api/v1/jobs/lifecycle", Value::Null, 404);
+
+    // An active job needs force to be deleted.
+    ok(
+        &host,
+        "POST",
+        "/api/v1/jobs",
+        json!({"jobId": "active", "targets": {"thingNames": ["t1"]}, "document": {}}),
+        201,
+    );
+    let refused = ok(&host, "DELETE", "/api/v1/jobs/active", Value::Null, 409);
+    assert_eq!(refused["error"]["code"], "InvalidStateTransition");
+    ok(
+        &host,
+        "DELETE",
+        "/api/v1/jobs/active?force=true",
+        Value::Null,
+        204,
+    );
+    ok(&host, "GET", "/api/v1/jobs/active", Value::Null, 404);
+
+    // Targets can be added to continuous jobs only.
+    ok(
+        &host,
+        "POST",
+        "/api/v1/jobs",
+        json!({"jobId": "snap", "targets": {"thingNames": ["t1"]}, "document": {}}),
+        201,
+    );
+    ok(
+        &host,
+        "POST",
+        "/api/v1/jobs/snap/targets",
+        json!({"targets": {"thingNames": ["t3"]}}),
+        409,
+    );
+    ok(
+        &host,
+        "POST",
+        "/api/v1/jobs",
+        json!({"jobId": "cont", "jobType": "CONTINUOUS", "targets": {"thingNames": ["t1"]}, "document": {}}),
+        201,
+    );
+    ok(
+        &host,
+        "POST",
+        "/api/v1/jobs/cont/targets",
+        json!({"targets": {"thingNames": ["t3"]}}),
+        200,
+    );
+    assert_eq!(
+        ok(
+            &host,
+            "GET",
+            "/api/v1/jobs/cont/executions/t3",
+            Value::Null,
+            200
+        )["status"],
+        "QUEUED"
+    );
+}

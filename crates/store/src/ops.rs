@@ -5,8 +5,8 @@
 use std::collections::{BTreeSet, HashMap};
 
 use fleetjobs_core::execution::{CancelBy, DeviceUpdate};
-use fleetjobs_core::job::{CancelJob, CancelScope, CreateJob};
-use fleetjobs_core::model::{Execution, ExecutionStatus, JobStatus, StatusDetails};
+use fleetjobs_core::job::{CancelJob, CancelScope, CreateJob, UpdateJob};
+use fleetjobs_core::model::{Execution, ExecutionStatus, JobStatus, StatusDetails, Targets};
 use fleetjobs_core::notify::{notices, pending_list};
 use fleetjobs_core::{protocol, Job, Rejection, Timestamp};
 use serde_json::{Map, Value};
@@ -131,16 +131,16 @@ impl<S: Sql> Store<S> {
 
     /// Resolves target things and groups to distinct thing names; unknown
     /// targets are refused.
-    fn resolve_targets(&self, job: &Job) -> Result<Vec<String>> {
-        let missing = self.missing_things(&job.targets.thing_names)?;
+    fn resolve_targets(&self, targets: &Targets) -> Result<Vec<String>> {
+        let missing = self.missing_things(&targets.thing_names)?;
         if let Some(name) = missing.first() {
             return Err(Rejection::ResourceNotFound(format!(
                 "targets.thingNames: thing {name} does not exist"
             ))
             .into());
         }
-        let mut things: BTreeSet<String> = job.targets.thing_names.iter().cloned().collect();
-        for group in &job.targets.thing_group_names {
+        let mut things: BTreeSet<String> = targets.thing_names.iter().cloned().collect();
+        for group in &targets.thing_group_names {
             if self.group(group)?.is_none() {
                 return Err(Rejection::ResourceNotFound(format!(
                     "targets.thingGroupNames: thing group {group} does not exist"
@@ -162,7 +162,7 @@ impl<S: Sql> Store<S> {
     ) -> Result<Job> {
         let mut job = request.into_job(generated_id, now)?;
         self.transaction(|store| {
-            let things = store.resolve_targets(&job)?;
+            let things = store.resolve_targets(&job.targets)?;
             job.rollout.pending_targets = things.len() as u64;
             store.insert_job(&job)?;
             store.push_pending_targets(&job.job_id, &things)?;
@@ -189,6 +189,38 @@ impl<S: Sql> Store<S> {
         self.transaction(|store| {
             let job = store.existing_job(job_id)?;
             store.release_now(&job, now)
+        })
+    }
+
+    /// UpdateJob: description and the rollout, abort, timeout and retry
+    /// configurations.
+    pub fn update_job(&self, job_id: &str, update: UpdateJob, now: Timestamp) -> Result<Job> {
+        self.transaction(|store| {
+            let job = store.existing_job(job_id)?;
+            let next = job.update(update, now)?;
+            store.save_job(&job, &next)?;
+            Ok(next)
+        })
+    }
+
+    /// AssociateTargetsWithJob (continuous jobs): the new targets' things get
+    /// an execution now, unless they already have an open one.
+    pub fn associate_targets(&self, job_id: &str, extra: &Targets, now: Timestamp) -> Result<Job> {
+        self.transaction(|store| {
+            let job = store.existing_job(job_id)?;
+            let next = job.associate_targets(extra, now)?;
+            let mut new_things = Vec::new();
+            for thing in store.resolve_targets(extra)? {
+                let open = store
+                    .execution(job_id, &thing, None)?
+                    .is_some_and(|e| !e.status.is_terminal());
+                if !open {
+                    new_things.push(thing);
+                }
+            }
+            store.save_job(&job, &next)?;
+            store.queue_executions(&next, &new_things, now)?;
+            Ok(next)
         })
     }
 

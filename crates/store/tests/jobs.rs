@@ -186,3 +186,61 @@ fn list_jobs_filters_and_pages_newest_first() {
         Err(Error::Rejected(Rejection::InvalidRequest(_)))
     ));
 }
+
+#[test]
+fn update_and_associate_targets() {
+    let store = memory_store();
+    group(&store, "g", &["a"]);
+    things(&store, &["b"]);
+    create_job(
+        &store,
+        "cont",
+        json!({"jobType": "CONTINUOUS", "targets": {"thingGroupNames": ["g"]}, "document": {},
+               "jobExecutionsRetryConfig": {"criteriaList": [{"failureType": "FAILED", "numberOfRetries": 2}]}}),
+        noon(),
+    );
+    let update: fleetjobs_core::job::UpdateJob =
+        serde_json::from_value(json!({"description": "new", "jobExecutionsRetryConfig":
+            {"criteriaList": [{"failureType": "FAILED", "numberOfRetries": 5}]}}))
+        .unwrap();
+    let err = store.update_job("cont", update, noon()).unwrap_err();
+    assert!(
+        matches!(err, Error::Rejected(Rejection::InvalidRequest(_))),
+        "{err:?}"
+    );
+    assert_eq!(
+        store.job("cont").unwrap().unwrap().description,
+        None,
+        "nothing written"
+    );
+    let update: fleetjobs_core::job::UpdateJob =
+        serde_json::from_value(json!({"description": "new"})).unwrap();
+    assert_eq!(
+        store
+            .update_job("cont", update, noon())
+            .unwrap()
+            .description
+            .as_deref(),
+        Some("new")
+    );
+
+    let extra = fleetjobs_core::model::Targets {
+        thing_names: vec!["b".into()],
+        thing_group_names: vec![],
+    };
+    let job = store.associate_targets("cont", &extra, noon()).unwrap();
+    assert!(job.targets.thing_names.contains(&"b".to_string()));
+    assert_eq!(
+        store.execution("cont", "b", None).unwrap().unwrap().status,
+        ExecutionStatus::Queued
+    );
+    store.associate_targets("cont", &extra, noon()).unwrap();
+    assert_eq!(
+        store
+            .status_counts("cont")
+            .unwrap()
+            .get(ExecutionStatus::Queued),
+        2,
+        "no second execution"
+    );
+}

@@ -1,0 +1,22 @@
+//! CancelJob: `POST /api/v1/jobs/{jobId}/cancel` `{reasonCode?, comment?, force?}`.
+
+use fleetjobs_api::request::json_body;
+use fleetjobs_api::ApiError;
+use fleetjobs_component::{api_segments, no_route, now, respond, store};
+use serde_json::{json, Value};
+use spin_sdk::http::{Request, Response};
+use spin_sdk::http_component;
+
+fn operate(request: &Request) -> Result<(u16, Value), ApiError> {
+    let [_, job_id, _] = &api_segments(request)[..] else {
+        return Err(no_route(request));
+    };
+    let cancel: fleetjobs_core::job::CancelJob = json_body(request.body())?;
+    let job = store()?.cancel_job(job_id, &cancel, now())?;
+    Ok((200, json!({"jobId": job.job_id, "status": job.status})))
+}
+
+#[http_component]
+fn handle(request: Request) -> Response {
+    respond(operate(&request))
+}

@@ -1,0 +1,33 @@
+//! DeleteJob: `DELETE /api/v1/jobs/{jobId}[?force=true]`. The job shows
+//! DELETION_IN_PROGRESS until its executions are gone; a few batches go now,
+//! the sweeper finishes the rest.
+
+use fleetjobs_api::request::bool_param;
+use fleetjobs_api::ApiError;
+use fleetjobs_component::{api_segments, no_route, now, respond, store};
+use serde_json::Value;
+use spin_sdk::http::{Request, Response};
+use spin_sdk::http_component;
+
+/// Batches deleted within the request before answering.
+const BATCHES_NOW: usize = 5;
+
+fn operate(request: &Request) -> Result<(u16, Value), ApiError> {
+    let [_, job_id] = &api_segments(request)[..] else {
+        return Err(no_route(request));
+    };
+    let force = bool_param(request.query(), "force")?;
+    let store = store()?;
+    store.delete_job(job_id, force, now())?;
+    for _ in 0..BATCHES_NOW {
+        if store.purge_job(job_id, now())? {
+            break;
+        }
+    }
+    Ok((204, Value::Null))
+}
+
+#[http_component]
+fn handle(request: Request) -> Response {
+    respond(operate(&request))
+}

@@ -1,0 +1,26 @@
+//! ListJobExecutionsForThing: `GET /api/v1/things/{thingName}/executions?status=&limit=&nextToken=`.
+
+use fleetjobs_api::request::execution_query;
+use fleetjobs_api::{views, ApiError};
+use fleetjobs_component::{api_segments, no_route, respond, store};
+use serde_json::Value;
+use spin_sdk::http::{Request, Response};
+use spin_sdk::http_component;
+
+fn operate(request: &Request) -> Result<(u16, Value), ApiError> {
+    let [_, thing, _] = &api_segments(request)[..] else {
+        return Err(no_route(request));
+    };
+    let store = store()?;
+    store.existing_thing(thing)?;
+    let page = store.executions_of_thing(thing, &execution_query(request.query())?)?;
+    Ok((
+        200,
+        views::page("executionSummaries", page, views::execution),
+    ))
+}
+
+#[http_component]
+fn handle(request: Request) -> Response {
+    respond(operate(&request))
+}

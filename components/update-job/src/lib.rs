@@ -1,0 +1,24 @@
+//! UpdateJob: `PATCH /api/v1/jobs/{jobId}`.
+
+use fleetjobs_api::request::json_body;
+use fleetjobs_api::{views, ApiError};
+use fleetjobs_component::{api_segments, no_route, now, respond, store};
+use serde_json::Value;
+use spin_sdk::http::{Request, Response};
+use spin_sdk::http_component;
+
+fn operate(request: &Request) -> Result<(u16, Value), ApiError> {
+    let [_, job_id] = &api_segments(request)[..] else {
+        return Err(no_route(request));
+    };
+    let update = json_body(request.body())?;
+    let store = store()?;
+    let job = store.update_job(job_id, update, now())?;
+    let counts = store.status_counts(job_id)?;
+    Ok((200, views::job(&job, &counts)))
+}
+
+#[http_component]
+fn handle(request: Request) -> Response {
+    respond(operate(&request))
+}
