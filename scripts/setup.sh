@@ -18,3 +18,8 @@ if ! command -v mosquitto >/dev/null && [ ! -x /usr/sbin/mosquitto ]; then
   $sudo_cmd apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq mosquitto >/dev/null
 fi
+
+# The end-to-end tests check the OpenAPI document with a real validator.
+if ! python3 -c "import openapi_spec_validator" 2>/dev/null; then
+  python3 -m pip install --quiet --disable-pip-version-check openapi-spec-validator
+fi

@@ -8,39 +8,246 @@ use fleetjobs_component::{error, method_name, variable};
 use spin_sdk::http::{Request, Response};
 use spin_sdk::http_component;
 
-/// `(method, path pattern under /api/v1, component)`; `*` is one segment.
-const ROUTES: &[(&str, &str, &str)] = &[
-    ("POST", "jobs", "create-job"),
-    ("GET", "jobs", "list-jobs"),
-    ("GET", "jobs/*", "describe-job"),
-    ("PATCH", "jobs/*", "update-job"),
-    ("DELETE", "jobs/*", "delete-job"),
-    ("POST", "jobs/*/cancel", "cancel-job"),
-    ("GET", "jobs/*/document", "get-job-document"),
-    ("POST", "jobs/*/targets", "associate-targets"),
-    ("GET", "jobs/*/executions", "list-job-executions"),
-    ("GET", "jobs/*/executions/*", "describe-job-execution"),
-    ("DELETE", "jobs/*/executions/*", "delete-job-execution"),
-    ("POST", "jobs/*/executions/*/cancel", "cancel-job-execution"),
-    ("GET", "things/*/executions", "list-thing-executions"),
-    ("POST", "things", "things"),
-    ("GET", "things", "things"),
-    ("GET", "things/*", "things"),
-    ("PATCH", "things/*", "things"),
-    ("DELETE", "things/*", "things"),
-    ("POST", "things/*/token", "things"),
-    ("POST", "thing-groups", "thing-groups"),
-    ("GET", "thing-groups", "thing-groups"),
-    ("GET", "thing-groups/*", "thing-groups"),
-    ("DELETE", "thing-groups/*", "thing-groups"),
-    ("GET", "thing-groups/*/things", "thing-groups"),
-    ("PUT", "thing-groups/*/things/*", "thing-groups"),
-    ("DELETE", "thing-groups/*/things/*", "thing-groups"),
+mod openapi;
+
+/// One operation of the API (design §2).
+pub struct Route {
+    pub method: &'static str,
+    /// Under `/api/v1/`; `{name}` is one path segment.
+    pub path: &'static str,
+    pub component: &'static str,
+    pub operation: &'static str,
+    /// The success status.
+    pub status: u16,
+    /// The request body's schema in the OpenAPI document, if any.
+    pub body: Option<&'static str>,
+}
+
+const fn route_of(
+    method: &'static str,
+    path: &'static str,
+    component: &'static str,
+    operation: &'static str,
+    status: u16,
+    body: Option<&'static str>,
+) -> Route {
+    Route {
+        method,
+        path,
+        component,
+        operation,
+        status,
+        body,
+    }
+}
+
+pub const ROUTES: &[Route] = &[
+    route_of(
+        "POST",
+        "jobs",
+        "create-job",
+        "CreateJob",
+        201,
+        Some("CreateJob"),
+    ),
+    route_of("GET", "jobs", "list-jobs", "ListJobs", 200, None),
+    route_of(
+        "GET",
+        "jobs/{jobId}",
+        "describe-job",
+        "DescribeJob",
+        200,
+        None,
+    ),
+    route_of(
+        "PATCH",
+        "jobs/{jobId}",
+        "update-job",
+        "UpdateJob",
+        200,
+        Some("UpdateJob"),
+    ),
+    route_of(
+        "DELETE",
+        "jobs/{jobId}",
+        "delete-job",
+        "DeleteJob",
+        204,
+        None,
+    ),
+    route_of(
+        "POST",
+        "jobs/{jobId}/cancel",
+        "cancel-job",
+        "CancelJob",
+        200,
+        Some("CancelJob"),
+    ),
+    route_of(
+        "GET",
+        "jobs/{jobId}/document",
+        "get-job-document",
+        "GetJobDocument",
+        200,
+        None,
+    ),
+    route_of(
+        "POST",
+        "jobs/{jobId}/targets",
+        "associate-targets",
+        "AssociateTargetsWithJob",
+        200,
+        Some("AssociateTargets"),
+    ),
+    route_of(
+        "GET",
+        "jobs/{jobId}/executions",
+        "list-job-executions",
+        "ListJobExecutionsForJob",
+        200,
+        None,
+    ),
+    route_of(
+        "GET",
+        "jobs/{jobId}/executions/{thingName}",
+        "describe-job-execution",
+        "DescribeJobExecution",
+        200,
+        None,
+    ),
+    route_of(
+        "DELETE",
+        "jobs/{jobId}/executions/{thingName}",
+        "delete-job-execution",
+        "DeleteJobExecution",
+        204,
+        None,
+    ),
+    route_of(
+        "POST",
+        "jobs/{jobId}/executions/{thingName}/cancel",
+        "cancel-job-execution",
+        "CancelJobExecution",
+        200,
+        Some("CancelJobExecution"),
+    ),
+    route_of(
+        "GET",
+        "things/{thingName}/executions",
+        "list-thing-executions",
+        "ListJobExecutionsForThing",
+        200,
+        None,
+    ),
+    route_of(
+        "POST",
+        "things",
+        "things",
+        "CreateThing",
+        201,
+        Some("CreateThing"),
+    ),
+    route_of("GET", "things", "things", "ListThings", 200, None),
+    route_of(
+        "GET",
+        "things/{thingName}",
+        "things",
+        "DescribeThing",
+        200,
+        None,
+    ),
+    route_of(
+        "PATCH",
+        "things/{thingName}",
+        "things",
+        "UpdateThing",
+        200,
+        Some("UpdateThing"),
+    ),
+    route_of(
+        "DELETE",
+        "things/{thingName}",
+        "things",
+        "DeleteThing",
+        204,
+        None,
+    ),
+    route_of(
+        "POST",
+        "things/{thingName}/token",
+        "things",
+        "RotateDeviceToken",
+        200,
+        None,
+    ),
+    route_of(
+        "POST",
+        "thing-groups",
+        "thing-groups",
+        "CreateThingGroup",
+        201,
+        Some("CreateThingGroup"),
+    ),
+    route_of(
+        "GET",
+        "thing-groups",
+        "thing-groups",
+        "ListThingGroups",
+        200,
+        None,
+    ),
+    route_of(
+        "GET",
+        "thing-groups/{thingGroupName}",
+        "thing-groups",
+        "DescribeThingGroup",
+        200,
+        None,
+    ),
+    route_of(
+        "DELETE",
+        "thing-groups/{thingGroupName}",
+        "thing-groups",
+        "DeleteThingGroup",
+        204,
+        None,
+    ),
+    route_of(
+        "GET",
+        "thing-groups/{thingGroupName}/things",
+        "thing-groups",
+        "ListThingsInThingGroup",
+        200,
+        None,
+    ),
+    route_of(
+        "PUT",
+        "thing-groups/{thingGroupName}/things/{thingName}",
+        "thing-groups",
+        "AddThingToThingGroup",
+        204,
+        None,
+    ),
+    route_of(
+        "DELETE",
+        "thing-groups/{thingGroupName}/things/{thingName}",
+        "thing-groups",
+        "RemoveThingFromThingGroup",
+        204,
+        None,
+    ),
 ];
+
+/// The OpenAPI document's own path (served without authentication).
+const OPENAPI_PATH: &str = "/api/v1/openapi.json";
 
 fn matches(pattern: &str, segments: &[&str]) -> bool {
     let parts: Vec<&str> = pattern.split('/').collect();
-    parts.len() == segments.len() && parts.iter().zip(segments).all(|(p, s)| *p == "*" || p == s)
+    parts.len() == segments.len()
+        && parts
+            .iter()
+            .zip(segments)
+            .all(|(p, s)| p.starts_with('{') || p == s)
 }
 
 /// Which component serves `method` on `path`; a known path with another
@@ -52,17 +259,17 @@ fn route(method: &str, path: &str) -> Result<&'static str, ApiError> {
         .split('/')
         .filter(|s| !s.is_empty())
         .collect();
-    let candidates: Vec<_> = ROUTES
+    let candidates: Vec<&Route> = ROUTES
         .iter()
-        .filter(|(_, pattern, _)| matches(pattern, &segments))
+        .filter(|r| matches(r.path, &segments))
         .collect();
-    if let Some((_, _, component)) = candidates.iter().find(|(m, _, _)| *m == method) {
-        return Ok(component);
+    if let Some(route) = candidates.iter().find(|r| r.method == method) {
+        return Ok(route.component);
     }
     if candidates.is_empty() {
         return Err(ApiError::not_found(format!("no API route {path}")));
     }
-    let allowed: Vec<&str> = candidates.iter().map(|(m, _, _)| *m).collect();
+    let allowed: Vec<&str> = candidates.iter().map(|r| r.method).collect();
     Err(ApiError::new(
         405,
         "MethodNotAllowed",
@@ -97,6 +304,9 @@ fn authenticate(request: &Request) -> Result<(), ApiError> {
 }
 
 async fn forward(request: Request) -> Result<Response, ApiError> {
+    if request.path() == OPENAPI_PATH && method_name(request.method()) == "GET" {
+        return Ok(fleetjobs_component::json(200, &openapi::document()));
+    }
     authenticate(&request)?;
     if request.body().len() > MAX_BODY_BYTES {
         return Err(ApiError::too_large(MAX_BODY_BYTES));
