@@ -446,3 +446,155 @@ fn openapi_document_is_valid_and_lists_exactly_the_served_routes() {
         404
     );
 }
+
+#[test]
+fn registry_operations_and_paging_1000_executions() {
+    let host = app();
+    let created = ok(
+        &host,
+        "POST",
+        "/api/v1/things",
+        json!({"thingName": "dev-0000", "attributes": {"model": "t1"}}),
+        201,
+    );
+    let first_token = created["deviceToken"].as_str().unwrap().to_owned();
+    let described = ok(&host, "GET", "/api/v1/things/dev-0000", Value::Null, 200);
+    assert_eq!(
+        (
+            described["attributes"]["model"].as_str(),
+            described.get("deviceToken")
+        ),
+        (Some("t1"), None)
+    );
+    let updated = ok(
+        &host,
+        "PATCH",
+        "/api/v1/things/dev-0000",
+        json!({"attributes": {"model": "t2"}, "expectedVersion": 1}),
+        200,
+    );
+    assert_eq!(updated["version"], 2);
+    ok(
+        &host,
+        "PATCH",
+        "/api/v1/things/dev-0000",
+        json!({"attributes": {}, "expectedVersion": 1}),
+        409,
+    );
+    let rotated = ok(
+        &host,
+        "POST",
+        "/api/v1/things/dev-0000/token",
+        Value::Null,
+        200,
+    );
+    assert_ne!(rotated["deviceToken"].as_str().unwrap(), first_token);
+
+    ok(
+        &host,
+        "POST",
+        "/api/v1/thing-groups",
+        json!({"thingGroupName": "fleet", "description": "all"}),
+        201,
+    );
+    assert_eq!(
+        ok(&host, "GET", "/api/v1/thing-groups/fleet", Value::Null, 200)["description"],
+        "all"
+    );
+    ok(
+        &host,
+        "PUT",
+        "/api/v1/thing-groups/fleet/things/dev-0000",
+        Value::Null,
+        204,
+    );
+    for i in 1..1000 {
+        let name = format!("dev-{i:04}");
+        ok(
+            &host,
+            "POST",
+            "/api/v1/things",
+            json!({"thingName": name}),
+            201,
+        );
+        ok(
+            &host,
+            "PUT",
+            &format!("/api/v1/thing-groups/fleet/things/{name}"),
+            Value::Null,
+            204,
+        );
+    }
+    let members = ok(
+        &host,
+        "GET",
+        "/api/v1/thing-groups/fleet/things?limit=250",
+        Value::Null,
+        200,
+    );
+    assert_eq!(members["thingNames"].as_array().unwrap().len(), 250);
+    assert!(members["nextToken"].is_string());
+    assert_eq!(
+        ok(
+            &host,
+            "GET",
+            "/api/v1/thing-groups?limit=5",
+            Value::Null,
+            200
+        )["thingGroups"][0]["thingGroupName"],
+        "fleet"
+    );
+
+    ok(
+        &host,
+        "POST",
+        "/api/v1/jobs",
+        json!({"jobId": "big", "targets": {"thingGroupNames": ["fleet"]}, "document": {}}),
+        201,
+    );
+    let mut seen = std::collections::HashSet::new();
+    let mut token: Option<String> = None;
+    loop {
+        let path = match &token {
+            Some(t) => format!("/api/v1/jobs/big/executions?limit=7&nextToken={t}"),
+            None => "/api/v1/jobs/big/executions?limit=7".to_owned(),
+        };
+        let page = ok(&host, "GET", &path, Value::Null, 200);
+        for summary in page["executionSummaries"].as_array().unwrap() {
+            assert!(
+                seen.insert(summary["thingName"].as_str().unwrap().to_owned()),
+                "visited twice: {summary}"
+            );
+        }
+        match page["nextToken"].as_str() {
+            Some(next) => token = Some(next.to_owned()),
+            None => break,
+        }
+    }
+    assert_eq!(seen.len(), 1000);
+
+    ok(
+        &host,
+        "DELETE",
+        "/api/v1/thing-groups/fleet/things/dev-0001",
+        Value::Null,
+        204,
+    );
+    ok(
+        &host,
+        "DELETE",
+        "/api/v1/thing-groups/fleet/things/dev-0001",
+        Value::Null,
+        404,
+    );
+    ok(&host, "DELETE", "/api/v1/things/dev-0002", Value::Null, 204);
+    ok(&host, "GET", "/api/v1/things/dev-0002", Value::Null, 404);
+    ok(
+        &host,
+        "DELETE",
+        "/api/v1/thing-groups/fleet",
+        Value::Null,
+        204,
+    );
+    ok(&host, "GET", "/api/v1/thing-groups/fleet", Value::Null, 404);
+}
