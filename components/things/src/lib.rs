@@ -100,8 +100,7 @@ fn operate(request: &Request) -> Result<(u16, Value), ApiError> {
             Ok((200, view(&thing)))
         }
         ("DELETE", [_, name]) => {
-            store.existing_thing(name)?;
-            store.transaction(|s| s.delete_thing_rows(name))?;
+            store.delete_thing(name, now())?;
             Ok((204, Value::Null))
         }
         ("POST", [_, name, token]) if token == "token" => {

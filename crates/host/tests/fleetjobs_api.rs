@@ -589,6 +589,17 @@ fn registry_operations_and_paging_1000_executions() {
     );
     ok(&host, "DELETE", "/api/v1/things/dev-0002", Value::Null, 204);
     ok(&host, "GET", "/api/v1/things/dev-0002", Value::Null, 404);
+    let removed = ok(
+        &host,
+        "GET",
+        "/api/v1/jobs/big/executions/dev-0002",
+        Value::Null,
+        200,
+    );
+    assert_eq!(
+        removed["status"], "REMOVED",
+        "a deleted thing's open execution is REMOVED"
+    );
     ok(
         &host,
         "DELETE",

@@ -465,6 +465,23 @@ impl<S: Sql> Store<S> {
         })
     }
 
+    /// DeleteThing: its open executions become REMOVED (with notices and
+    /// counters), then the thing and its memberships go.
+    pub fn delete_thing(&self, thing_name: &str, now: Timestamp) -> Result<()> {
+        self.transaction(|store| {
+            store.existing_thing(thing_name)?;
+            let mut notifier = Notifier::new(store, now);
+            for previous in store.pending_for_thing(thing_name)? {
+                let job = store.existing_job(&previous.job_id)?;
+                if let Some(next) = previous.remove(now) {
+                    store.apply_execution_change(&mut notifier, &job, &previous, next)?;
+                }
+            }
+            store.delete_thing_rows(thing_name)?;
+            Ok(())
+        })
+    }
+
     /// Times out up to `limit` executions past their deadline (with their
     /// retries and notices); returns how many.
     pub fn time_out_due(&self, now: Timestamp, limit: usize) -> Result<usize> {

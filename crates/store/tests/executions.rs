@@ -396,3 +396,25 @@ fn outbox_claims_are_leased_so_two_publishers_do_not_both_send() {
         .unwrap();
     assert_eq!(store.outbox_len().unwrap(), 0);
 }
+
+#[test]
+fn deleting_a_thing_removes_its_open_executions() {
+    let store = memory_store();
+    things(&store, &["a", "b"]);
+    create_job(&store, "j", job_for(&["a", "b"]), noon());
+    store.delete_thing("a", noon()).unwrap();
+    assert!(store.thing("a").unwrap().is_none());
+    assert_eq!(
+        store.execution("j", "a", None).unwrap().unwrap().status,
+        Removed
+    );
+    assert_eq!(
+        store.execution("j", "b", None).unwrap().unwrap().status,
+        Queued
+    );
+    assert_eq!(
+        store.status_counts("j").unwrap(),
+        store.recount("j").unwrap()
+    );
+    assert!(store.delete_thing("a", noon()).is_err());
+}
