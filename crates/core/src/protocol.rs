@@ -112,3 +112,82 @@ pub fn notice(
         }
     }
 }
+
+/// A device request, as its MQTT topic names it (reference §3.1).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DeviceOperation {
+    /// `…/jobs/get`: GetPendingJobExecutions.
+    GetPending,
+    /// `…/jobs/start-next`: StartNextPendingJobExecution.
+    StartNext,
+    /// `…/jobs/{jobId}/get` (`$next` allowed): DescribeJobExecution.
+    Describe { job_id: String },
+    /// `…/jobs/{jobId}/update`: UpdateJobExecution.
+    Update { job_id: String },
+}
+
+/// What a message under `{prefix}/+/jobs/#` is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DeviceTopic {
+    Request {
+        thing_name: String,
+        operation: DeviceOperation,
+    },
+    /// Under a thing's `jobs/` but no operation: answered with InvalidTopic.
+    Invalid { thing_name: String },
+    /// Not a request: the service's own replies and notices, or another prefix.
+    NotARequest,
+}
+
+/// The job id that DescribeJobExecution accepts for the head of the list.
+pub const NEXT_JOB: &str = "$next";
+
+fn is_job_id(segment: &str) -> bool {
+    crate::validate::job_id(segment).is_ok()
+}
+
+impl DeviceTopic {
+    pub fn parse(prefix: &str, topic: &str) -> DeviceTopic {
+        let Some(rest) = topic
+            .strip_prefix(prefix)
+            .and_then(|rest| rest.strip_prefix('/'))
+        else {
+            return DeviceTopic::NotARequest;
+        };
+        let Some((thing_name, jobs)) = rest.split_once("/jobs/") else {
+            return DeviceTopic::NotARequest;
+        };
+        if thing_name.is_empty() || thing_name.contains('/') {
+            return DeviceTopic::NotARequest;
+        }
+        let segments: Vec<&str> = jobs.split('/').collect();
+        let reply_or_notice = matches!(
+            segments.last(),
+            Some(&("accepted" | "rejected" | "notify" | "notify-next"))
+        );
+        if reply_or_notice {
+            return DeviceTopic::NotARequest;
+        }
+        let operation = match segments[..] {
+            ["get"] => Some(DeviceOperation::GetPending),
+            ["start-next"] => Some(DeviceOperation::StartNext),
+            [job_id, "get"] if job_id == NEXT_JOB || is_job_id(job_id) => {
+                Some(DeviceOperation::Describe {
+                    job_id: job_id.to_owned(),
+                })
+            }
+            [job_id, "update"] if is_job_id(job_id) => Some(DeviceOperation::Update {
+                job_id: job_id.to_owned(),
+            }),
+            _ => None,
+        };
+        let thing_name = thing_name.to_owned();
+        match operation {
+            Some(operation) => DeviceTopic::Request {
+                thing_name,
+                operation,
+            },
+            None => DeviceTopic::Invalid { thing_name },
+        }
+    }
+}

@@ -480,3 +480,78 @@ fn notify_http_document_form_is_a_string() {
     let without = protocol::execution(&head, None, protocol::DocumentForm::Object, now());
     assert!(without.get("jobDocument").is_none());
 }
+
+mod topics {
+    use fleetjobs_core::protocol::{DeviceOperation, DeviceTopic};
+
+    const PREFIX: &str = "$aws/things";
+
+    fn request(topic: &str) -> (String, DeviceOperation) {
+        match DeviceTopic::parse(PREFIX, topic) {
+            DeviceTopic::Request {
+                thing_name,
+                operation,
+            } => (thing_name, operation),
+            other => panic!("{topic}: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn the_four_operations() {
+        let t = |s: &str| format!("{PREFIX}/dev-1/jobs/{s}");
+        assert_eq!(request(&t("get")).1, DeviceOperation::GetPending);
+        assert_eq!(request(&t("start-next")).1, DeviceOperation::StartNext);
+        assert_eq!(
+            request(&t("$next/get")),
+            (
+                "dev-1".into(),
+                DeviceOperation::Describe {
+                    job_id: "$next".into()
+                }
+            )
+        );
+        assert_eq!(
+            request(&t("job_1/update")).1,
+            DeviceOperation::Update {
+                job_id: "job_1".into()
+            }
+        );
+    }
+
+    #[test]
+    fn replies_notices_and_other_prefixes_are_not_requests() {
+        for topic in [
+            "$aws/things/d/jobs/get/accepted",
+            "$aws/things/d/jobs/j1/update/rejected",
+            "$aws/things/d/jobs/notify",
+            "$aws/things/d/jobs/notify-next",
+            "$emqx/things/d/jobs/get",
+            "$aws/things/d/shadow/get",
+        ] {
+            assert_eq!(
+                DeviceTopic::parse(PREFIX, topic),
+                DeviceTopic::NotARequest,
+                "{topic}"
+            );
+        }
+    }
+
+    #[test]
+    fn unknown_operations_are_invalid_topics() {
+        for topic in [
+            "$aws/things/d/jobs/list",
+            "$aws/things/d/jobs/j1/delete",
+            "$aws/things/d/jobs/$next/update",
+            "$aws/things/d/jobs/bad.id/get",
+            "$aws/things/d/jobs/a/b/c",
+        ] {
+            assert_eq!(
+                DeviceTopic::parse(PREFIX, topic),
+                DeviceTopic::Invalid {
+                    thing_name: "d".into()
+                },
+                "{topic}"
+            );
+        }
+    }
+}

@@ -21,7 +21,7 @@ use fleetjobs_core::{Rejection, Timestamp};
 pub use codec::Page;
 pub use executions::ExecutionQuery;
 pub use jobs::JobQuery;
-pub use outbox::OutboxMessage;
+pub use outbox::{OutboxMessage, Published, OUTBOX_LEASE_MS};
 pub use sql::{Sql, SqlError, Value};
 
 #[derive(Debug, thiserror::Error)]
@@ -55,11 +55,17 @@ impl Default for StoreOptions {
 pub struct Store<S> {
     sql: S,
     options: StoreOptions,
+    /// Whether a [`Store::transaction`] is open: an inner one joins it.
+    in_transaction: std::cell::Cell<bool>,
 }
 
 impl<S: Sql> Store<S> {
     pub fn new(sql: S, options: StoreOptions) -> Self {
-        Store { sql, options }
+        Store {
+            sql,
+            options,
+            in_transaction: std::cell::Cell::new(false),
+        }
     }
 
     pub fn sql(&self) -> &S {
@@ -119,10 +125,17 @@ impl<S: Sql> Store<S> {
     /// Runs `work` in one write transaction (`BEGIN IMMEDIATE`, so the write
     /// lock is taken up front and concurrent writers queue on the busy
     /// timeout instead of failing mid-way). Any error rolls everything back:
-    /// a rejected request writes nothing.
+    /// a rejected request writes nothing. Called inside another transaction,
+    /// `work` joins it: its error rolls back the outer one too.
     pub fn transaction<T>(&self, work: impl FnOnce(&Self) -> Result<T>) -> Result<T> {
+        if self.in_transaction.get() {
+            return work(self);
+        }
         self.sql.execute("BEGIN IMMEDIATE", &[])?;
-        match work(self) {
+        self.in_transaction.set(true);
+        let outcome = work(self);
+        self.in_transaction.set(false);
+        match outcome {
             Ok(value) => match self.sql.execute("COMMIT", &[]) {
                 Ok(_) => Ok(value),
                 Err(e) => {

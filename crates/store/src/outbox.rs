@@ -6,6 +6,18 @@ use fleetjobs_core::Timestamp;
 use crate::sql::{RowExt, Sql};
 use crate::{params, Result, Store};
 
+/// How long a publisher holds the messages it claimed: after that (it
+/// crashed) another publisher sends them.
+pub const OUTBOX_LEASE_MS: i64 = 30_000;
+
+/// What [`Store::publish_outbox`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Published {
+    pub count: usize,
+    /// Why it stopped early, if it did.
+    pub failure: Option<String>,
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct OutboxMessage {
     pub id: i64,
@@ -60,11 +72,73 @@ impl<S: Sql> Store<S> {
 
     /// Published messages leave the outbox.
     pub fn mark_published(&self, ids: &[i64]) -> Result<()> {
-        for id in ids {
-            self.sql
-                .execute("DELETE FROM outbox WHERE id = ?1", params![*id])?;
+        self.transaction(|store| {
+            for id in ids {
+                store
+                    .sql
+                    .execute("DELETE FROM outbox WHERE id = ?1", params![*id])?;
+            }
+            Ok(())
+        })
+    }
+
+    /// Gives up claims so the next publisher retries the messages at once.
+    pub fn release_claims(&self, ids: &[i64]) -> Result<()> {
+        self.transaction(|store| {
+            for id in ids {
+                store.sql.execute(
+                    "UPDATE outbox SET claimed_until = NULL WHERE id = ?1",
+                    params![*id],
+                )?;
+            }
+            Ok(())
+        })
+    }
+
+    /// Publishes unpublished messages, oldest first, in claimed batches of
+    /// `batch`, until the outbox is empty or `limit` were sent. Stops at the
+    /// first failure (the broker is likely down) and leaves the rest for the
+    /// next publisher.
+    pub fn publish_outbox<E: std::fmt::Display>(
+        &self,
+        now: Timestamp,
+        batch: usize,
+        limit: usize,
+        mut publish: impl FnMut(&str, &[u8]) -> std::result::Result<(), E>,
+    ) -> Result<Published> {
+        let mut published = 0;
+        while published < limit {
+            let messages =
+                self.claim_messages(now, OUTBOX_LEASE_MS, batch.min(limit - published))?;
+            if messages.is_empty() {
+                break;
+            }
+            let mut sent = Vec::with_capacity(messages.len());
+            let mut failure = None;
+            for message in &messages {
+                match publish(&message.topic, &message.payload) {
+                    Ok(()) => sent.push(message.id),
+                    Err(e) => {
+                        failure = Some(e);
+                        break;
+                    }
+                }
+            }
+            self.mark_published(&sent)?;
+            published += sent.len();
+            if let Some(e) = failure {
+                let unsent: Vec<i64> = messages[sent.len()..].iter().map(|m| m.id).collect();
+                self.release_claims(&unsent)?;
+                return Ok(Published {
+                    count: published,
+                    failure: Some(e.to_string()),
+                });
+            }
         }
-        Ok(())
+        Ok(Published {
+            count: published,
+            failure: None,
+        })
     }
 
     pub fn outbox_len(&self) -> Result<u64> {

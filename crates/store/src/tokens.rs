@@ -7,6 +7,31 @@ use crate::sql::{RowExt, Sql};
 use crate::{params, Result, Store};
 
 impl<S: Sql> Store<S> {
+    /// Applies a device request once per `(thing, request_key)`: `apply`
+    /// runs in a transaction that also remembers its reply, and a repeat gets
+    /// that first reply without applying anything. Without a key (no
+    /// clientToken) the request is simply applied. A rejection is not
+    /// remembered: it wrote nothing, so a repeat is evaluated afresh.
+    pub fn apply_once(
+        &self,
+        thing_name: &str,
+        request_key: Option<&str>,
+        now: Timestamp,
+        apply: impl FnOnce(&Self) -> Result<String>,
+    ) -> Result<String> {
+        let Some(key) = request_key else {
+            return apply(self);
+        };
+        self.transaction(|store| {
+            if let Some(reply) = store.recall_reply(thing_name, key)? {
+                return Ok(reply);
+            }
+            let reply = apply(store)?;
+            store.remember_reply(thing_name, key, &reply, now)?;
+            Ok(reply)
+        })
+    }
+
     pub fn recall_reply(&self, thing_name: &str, client_token: &str) -> Result<Option<String>> {
         let rows = self.sql.query(
             "SELECT reply FROM device_requests WHERE thing_name = ?1 AND client_token = ?2",

@@ -377,6 +377,38 @@ fn a_repeated_client_token_is_answered_from_memory() {
 }
 
 #[test]
+fn a_repeated_update_is_applied_once_and_a_rejected_one_writes_nothing() {
+    let store = memory_store();
+    things(&store, &["dev"]);
+    create_job(&store, "j", job_for(&["dev"]), noon());
+    let update = |status| {
+        store.apply_once("dev", Some("update tok"), noon(), |s| {
+            let e = s.device_update("dev", "j", None, &DeviceUpdate::to(status), noon())?;
+            Ok(format!("{}", e.version_number))
+        })
+    };
+    assert_eq!(update(InProgress).unwrap(), "2");
+    assert_eq!(update(InProgress).unwrap(), "2", "the first reply again");
+    let execution = store.execution("j", "dev", None).unwrap().unwrap();
+    assert_eq!(
+        (execution.status, execution.version_number),
+        (InProgress, 2)
+    );
+
+    let outbox_before = store.outbox_len().unwrap();
+    let rejected = store.apply_once("dev", Some("update other"), noon(), |s| {
+        s.device_update("dev", "j", None, &DeviceUpdate::to(Succeeded), noon())?;
+        s.device_update("dev", "j", None, &DeviceUpdate::to(Queued), noon())?;
+        Ok(String::new())
+    });
+    assert!(rejected.is_err());
+    let execution = store.execution("j", "dev", None).unwrap().unwrap();
+    assert_eq!(execution.status, InProgress, "the inner change rolled back");
+    assert_eq!(store.outbox_len().unwrap(), outbox_before);
+    assert_eq!(store.recall_reply("dev", "update other").unwrap(), None);
+}
+
+#[test]
 fn outbox_claims_are_leased_so_two_publishers_do_not_both_send() {
     let store = memory_store();
     things(&store, &["dev"]);
@@ -395,6 +427,40 @@ fn outbox_claims_are_leased_so_two_publishers_do_not_both_send() {
         .mark_published(&after_lease.iter().map(|m| m.id).collect::<Vec<_>>())
         .unwrap();
     assert_eq!(store.outbox_len().unwrap(), 0);
+}
+
+#[test]
+fn publishing_stops_at_a_failure_and_the_rest_is_retried_at_once() {
+    let store = memory_store();
+    things(&store, &["a", "b", "c"]);
+    create_job(&store, "j", job_for(&["a", "b", "c"]), noon());
+    assert_eq!(store.outbox_len().unwrap(), 6);
+    let mut sent = Vec::new();
+    let outcome = store
+        .publish_outbox(noon(), 2, 100, |topic, _| {
+            if sent.len() == 3 {
+                return Err("broker down");
+            }
+            sent.push(topic.to_owned());
+            Ok(())
+        })
+        .unwrap();
+    assert_eq!(outcome.count, 3);
+    assert_eq!(outcome.failure.as_deref(), Some("broker down"));
+    assert_eq!(store.outbox_len().unwrap(), 3);
+    let outcome = store
+        .publish_outbox(noon(), 2, 100, |topic, _| {
+            sent.push(topic.to_owned());
+            Ok::<(), String>(())
+        })
+        .unwrap();
+    assert_eq!((outcome.count, outcome.failure), (3, None));
+    assert_eq!(store.outbox_len().unwrap(), 0);
+    assert_eq!(sent.len(), 6, "each message sent once");
+    assert!(
+        sent[0].ends_with("/a/jobs/notify"),
+        "oldest first: {sent:?}"
+    );
 }
 
 #[test]
