@@ -3,7 +3,7 @@
 
 use fleetjobs_api::request::json_body;
 use fleetjobs_api::{views, ApiError};
-use fleetjobs_component::{api_segments, no_route, now, respond, store};
+use fleetjobs_component::{api_segments, no_route, now, publish_outbox, respond, store};
 use serde_json::Value;
 use spin_sdk::http::{Request, Response};
 use spin_sdk::http_component;
@@ -37,5 +37,7 @@ fn operate(request: &Request) -> Result<(u16, Value), ApiError> {
 
 #[http_component]
 fn handle(request: Request) -> Response {
-    respond(operate(&request))
+    let response = respond(operate(&request));
+    publish_outbox();
+    response
 }

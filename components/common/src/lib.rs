@@ -2,6 +2,8 @@
 //! clock, path parsing and JSON responses. Components stay thin adapters:
 //! parse, call the store (which calls the core), answer.
 
+pub mod device;
+
 use fleetjobs_api::request::percent_decode;
 use fleetjobs_api::ApiError;
 use fleetjobs_core::Timestamp;
@@ -91,6 +93,47 @@ pub fn respond(outcome: Result<(u16, Value), ApiError>) -> Response {
     }
 }
 
+/// Calls a private component by Spin local service chaining.
+pub async fn chain(
+    component: &str,
+    method: Method,
+    path_and_query: &str,
+    body: Vec<u8>,
+    headers: &[(&str, &str)],
+) -> Result<Response, String> {
+    let mut outgoing = Request::builder();
+    outgoing
+        .method(method)
+        .uri(format!("http://{component}.spin.internal{path_and_query}"))
+        .header("content-type", "application/json");
+    for (name, value) in headers {
+        outgoing.header(*name, *value);
+    }
+    outgoing.body(body);
+    spin_sdk::http::send(outgoing.build())
+        .await
+        .map_err(|e| format!("{component} did not answer: {e}"))
+}
+
+/// Forwards an incoming request unchanged (method, path, query, body) to a
+/// private component, with `headers` added.
+pub async fn forward(
+    component: &str,
+    request: &Request,
+    headers: &[(&str, &str)],
+) -> Result<Response, String> {
+    let path_and_query = request.path_and_query().unwrap_or("/");
+    let body = request.body().to_vec();
+    chain(
+        component,
+        request.method().clone(),
+        path_and_query,
+        body,
+        headers,
+    )
+    .await
+}
+
 /// The error for a path or method the component does not serve.
 pub fn no_route(request: &Request) -> ApiError {
     ApiError::not_found(format!(
@@ -98,4 +141,68 @@ pub fn no_route(request: &Request) -> ApiError {
         method_name(request.method()),
         request.path()
     ))
+}
+
+/// The stored form of a device token: its SHA-256, hex.
+pub fn device_token_hash(token: &str) -> String {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(token.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// How many outbox messages one claim takes.
+const OUTBOX_BATCH: usize = 500;
+/// At most this many outbox messages are published after one request; a
+/// larger backlog is left to the sweeper, so a request stays short.
+const OUTBOX_LIMIT_PER_REQUEST: usize = 20_000;
+
+/// An outbound MQTT connection to `mqtt_url`, with a client id of its own
+/// (the broker allows one connection per client id).
+pub fn mqtt_connection() -> Result<spin_sdk::mqtt::Connection, spin_sdk::mqtt::Error> {
+    let url = variable("mqtt_url", "mqtt://127.0.0.1:1883");
+    let separator = if url.contains('?') { '&' } else { '?' };
+    let address = format!(
+        "{url}{separator}client_id=fleetjobs-{}",
+        uuid::Uuid::new_v4().simple()
+    );
+    spin_sdk::mqtt::Connection::open(&address, "", "", 30)
+}
+
+/// Publishes what the outbox holds: the notices the request's commit
+/// wrote, and any left over from a broker outage. Called after the commit;
+/// a failure is logged and the messages stay for the next publisher.
+pub fn publish_outbox() {
+    use spin_sdk::mqtt::{Connection, Qos};
+    let store = match store() {
+        Ok(store) => store,
+        Err(e) => return eprintln!("outbox: {}", e.message),
+    };
+    let mut connection: Option<Connection> = None;
+    let outcome = store.publish_outbox(
+        now(),
+        OUTBOX_BATCH,
+        OUTBOX_LIMIT_PER_REQUEST,
+        |topic, payload| {
+            if connection.is_none() {
+                connection = Some(mqtt_connection().map_err(|e| e.to_string())?);
+            }
+            let connection = connection.as_ref().expect("opened above");
+            connection
+                .publish(topic, payload, Qos::AtLeastOnce)
+                .map_err(|e| e.to_string())
+        },
+    );
+    match outcome {
+        Ok(published) => {
+            if let Some(failure) = published.failure {
+                eprintln!(
+                    "outbox: published {}, then stopped: {failure}",
+                    published.count
+                );
+            }
+        }
+        Err(e) => eprintln!("outbox: {e}"),
+    }
 }

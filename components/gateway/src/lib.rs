@@ -3,6 +3,7 @@
 //! private component by service chaining (Spin routes on path only).
 
 use fleetjobs_api::request::MAX_BODY_BYTES;
+use fleetjobs_api::routing::{find_route, RouteMiss};
 use fleetjobs_api::ApiError;
 use fleetjobs_component::{error, method_name, variable};
 use spin_sdk::http::{Request, Response};
@@ -241,15 +242,6 @@ pub const ROUTES: &[Route] = &[
 /// The OpenAPI document's own path (served without authentication).
 const OPENAPI_PATH: &str = "/api/v1/openapi.json";
 
-fn matches(pattern: &str, segments: &[&str]) -> bool {
-    let parts: Vec<&str> = pattern.split('/').collect();
-    parts.len() == segments.len()
-        && parts
-            .iter()
-            .zip(segments)
-            .all(|(p, s)| p.starts_with('{') || p == s)
-}
-
 /// Which component serves `method` on `path`; a known path with another
 /// method is a 405 that lists the allowed ones.
 fn route(method: &str, path: &str) -> Result<&'static str, ApiError> {
@@ -259,25 +251,18 @@ fn route(method: &str, path: &str) -> Result<&'static str, ApiError> {
         .split('/')
         .filter(|s| !s.is_empty())
         .collect();
-    let candidates: Vec<&Route> = ROUTES
-        .iter()
-        .filter(|r| matches(r.path, &segments))
-        .collect();
-    if let Some(route) = candidates.iter().find(|r| r.method == method) {
-        return Ok(route.component);
+    match find_route(ROUTES, method, &segments, |r| (r.method, r.path)) {
+        Ok(route) => Ok(route.component),
+        Err(RouteMiss::NotFound) => Err(ApiError::not_found(format!("no API route {path}"))),
+        Err(RouteMiss::MethodNotAllowed(allowed)) => Err(ApiError::new(
+            405,
+            "MethodNotAllowed",
+            format!(
+                "{method} is not supported on {path}; use {}",
+                allowed.join(", ")
+            ),
+        )),
     }
-    if candidates.is_empty() {
-        return Err(ApiError::not_found(format!("no API route {path}")));
-    }
-    let allowed: Vec<&str> = candidates.iter().map(|r| r.method).collect();
-    Err(ApiError::new(
-        405,
-        "MethodNotAllowed",
-        format!(
-            "{method} is not supported on {path}; use {}",
-            allowed.join(", ")
-        ),
-    ))
 }
 
 /// Compares without an early exit, so timing does not reveal the token.
@@ -303,7 +288,7 @@ fn authenticate(request: &Request) -> Result<(), ApiError> {
     Ok(())
 }
 
-async fn forward(request: Request) -> Result<Response, ApiError> {
+async fn serve(request: Request) -> Result<Response, ApiError> {
     if request.path() == OPENAPI_PATH && method_name(request.method()) == "GET" {
         return Ok(fleetjobs_component::json(200, &openapi::document()));
     }
@@ -314,29 +299,15 @@ async fn forward(request: Request) -> Result<Response, ApiError> {
     let method = method_name(request.method()).to_owned();
     let component = route(&method, request.path())?;
     let request_id = uuid::Uuid::new_v4().to_string();
-    let target = format!(
-        "http://{component}.spin.internal{}",
-        request.path_and_query().unwrap_or("/")
-    );
-    let mut outgoing = Request::builder();
-    outgoing
-        .method(request.method().clone())
-        .uri(target)
-        .header("x-request-id", request_id.as_str())
-        .header("content-type", "application/json")
-        .body(request.body().to_vec());
-    let mut response: Response = spin_sdk::http::send(outgoing.build()).await.map_err(|e| {
-        ApiError::new(
-            502,
-            "InternalError",
-            format!("{component} did not answer: {e}"),
-        )
-    })?;
+    let mut response =
+        fleetjobs_component::forward(component, &request, &[("x-request-id", &request_id)])
+            .await
+            .map_err(|e| ApiError::new(502, "InternalError", e))?;
     response.set_header("x-request-id", request_id);
     Ok(response)
 }
 
 #[http_component]
 async fn handle(request: Request) -> Response {
-    forward(request).await.unwrap_or_else(|e| error(&e))
+    serve(request).await.unwrap_or_else(|e| error(&e))
 }

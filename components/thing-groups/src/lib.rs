@@ -6,7 +6,9 @@
 
 use fleetjobs_api::request::{json_body, page_params};
 use fleetjobs_api::{views, ApiError};
-use fleetjobs_component::{api_segments, method_name, no_route, now, respond, store};
+use fleetjobs_component::{
+    api_segments, method_name, no_route, now, publish_outbox, respond, store,
+};
 use fleetjobs_core::model::ThingGroup;
 use fleetjobs_core::validate;
 use serde::Deserialize;
@@ -78,5 +80,7 @@ fn operate(request: &Request) -> Result<(u16, Value), ApiError> {
 
 #[http_component]
 fn handle(request: Request) -> Response {
-    respond(operate(&request))
+    let response = respond(operate(&request));
+    publish_outbox();
+    response
 }

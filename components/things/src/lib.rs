@@ -7,12 +7,13 @@ use std::collections::BTreeMap;
 
 use fleetjobs_api::request::{json_body, page_params};
 use fleetjobs_api::{views, ApiError};
-use fleetjobs_component::{api_segments, method_name, no_route, now, respond, store};
+use fleetjobs_component::{
+    api_segments, device_token_hash, method_name, no_route, now, publish_outbox, respond, store,
+};
 use fleetjobs_core::model::Thing;
 use fleetjobs_core::validate;
 use serde::Deserialize;
 use serde_json::{json, Value};
-use sha2::{Digest, Sha256};
 use spin_sdk::http::{Request, Response};
 use spin_sdk::http_component;
 
@@ -64,10 +65,7 @@ fn new_token() -> (String, String) {
         uuid::Uuid::new_v4().simple(),
         uuid::Uuid::new_v4().simple()
     );
-    let hash: String = Sha256::digest(token.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
+    let hash = device_token_hash(&token);
     (token, hash)
 }
 
@@ -114,5 +112,7 @@ fn operate(request: &Request) -> Result<(u16, Value), ApiError> {
 
 #[http_component]
 fn handle(request: Request) -> Response {
-    respond(operate(&request))
+    let response = respond(operate(&request));
+    publish_outbox();
+    response
 }

@@ -3,8 +3,10 @@
 //! and the one error shape of design §2. Pure: no spin-sdk, no I/O, so it is
 //! tested natively and built for `wasm32-wasip2`.
 
+pub mod device;
 pub mod error;
 pub mod request;
+pub mod routing;
 pub mod views;
 
 pub use error::ApiError;

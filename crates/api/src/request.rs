@@ -101,9 +101,15 @@ pub fn enum_param<T>(
 
 /// A boolean parameter such as `force=true`; absent is false.
 pub fn bool_param(query: &str, name: &str) -> Result<bool, ApiError> {
+    Ok(optional_bool_param(query, name)?.unwrap_or(false))
+}
+
+/// A flag, or none when the query does not mention it.
+pub fn optional_bool_param(query: &str, name: &str) -> Result<Option<bool>, ApiError> {
     match query_param(query, name).as_deref() {
-        None | Some("false") => Ok(false),
-        Some("true") | Some("") => Ok(true),
+        None => Ok(None),
+        Some("false") => Ok(Some(false)),
+        Some("true") | Some("") => Ok(Some(true)),
         Some(other) => Err(ApiError::invalid(format!(
             "{name}: {other:?} must be true or false"
         ))),

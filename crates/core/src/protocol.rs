@@ -33,6 +33,15 @@ pub fn summary(e: &Execution) -> Value {
     Value::Object(out)
 }
 
+/// A job document as it travels in `form`.
+pub fn job_document(document: &Map<String, Value>, form: DocumentForm) -> Value {
+    let document = Value::Object(document.clone());
+    match form {
+        DocumentForm::Object => document,
+        DocumentForm::String => Value::String(document.to_string()),
+    }
+}
+
 /// A full execution, with the document when given.
 pub fn execution(
     e: &Execution,
@@ -58,12 +67,7 @@ pub fn execution(
         out.insert("approximateSecondsBeforeTimedOut".into(), json!(seconds));
     }
     if let Some(document) = document {
-        let document = Value::Object(document.clone());
-        let value = match form {
-            DocumentForm::Object => document,
-            DocumentForm::String => Value::String(document.to_string()),
-        };
-        out.insert("jobDocument".into(), value);
+        out.insert("jobDocument".into(), job_document(document, form));
     }
     Value::Object(out)
 }

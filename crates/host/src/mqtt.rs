@@ -1,7 +1,10 @@
 //! `fermyon:spin/mqtt@2.0.0`: outbound publish with rumqttc. Connections are
-//! pooled by address and credentials, so a component's per-request `open` is
-//! cheap; `publish` returns once the broker acknowledged (QoS1/2) or the
-//! message was written (QoS0), as Spin's does.
+//! pooled by broker and credentials (a guest's `client_id` only names its
+//! connection, so the pool uses ids of its own), which makes a component's
+//! per-request `open` cheap; `publish` returns once the broker acknowledged
+//! (QoS1/2) or the message was written (QoS0), as Spin's does. A connection
+//! that fails is dropped from the pool, with what it had queued, so a guest
+//! learns of an outage at once and the next `open` connects afresh.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -28,9 +31,12 @@ struct Session {
     progress: mpsc::UnboundedReceiver<Progress>,
 }
 
+type PoolKey = (String, String, String);
+
 /// One broker connection; publishes on it are serialised so each waits for
 /// its own acknowledgement.
 pub struct PooledConnection {
+    key: PoolKey,
     session: Mutex<Session>,
 }
 
@@ -41,10 +47,37 @@ pub struct MqttHandle {
 
 #[derive(Default)]
 pub struct MqttPool {
-    connections: Mutex<HashMap<(String, String, String), Arc<PooledConnection>>>,
+    connections: Mutex<HashMap<PoolKey, Arc<PooledConnection>>>,
+    opened: std::sync::atomic::AtomicU64,
+}
+
+/// The address without its `client_id` parameter.
+fn broker_of(address: &str) -> String {
+    let Some((base, query)) = address.split_once('?') else {
+        return address.to_owned();
+    };
+    let rest: Vec<&str> = query
+        .split('&')
+        .filter(|pair| !pair.starts_with("client_id="))
+        .collect();
+    match rest.is_empty() {
+        true => base.to_owned(),
+        false => format!("{base}?{}", rest.join("&")),
+    }
 }
 
 impl MqttPool {
+    /// Forgets a failed connection (unless it was already replaced).
+    async fn evict(&self, failed: &Arc<PooledConnection>) {
+        let mut connections = self.connections.lock().await;
+        if connections
+            .get(&failed.key)
+            .is_some_and(|current| Arc::ptr_eq(current, failed))
+        {
+            connections.remove(&failed.key);
+        }
+    }
+
     async fn connect(
         &self,
         address: &str,
@@ -52,12 +85,21 @@ impl MqttPool {
         password: &str,
         keep_alive: u64,
     ) -> Result<Arc<PooledConnection>, Error> {
-        let key = (address.to_owned(), username.to_owned(), password.to_owned());
+        let broker = broker_of(address);
+        let key = (broker.clone(), username.to_owned(), password.to_owned());
         let mut connections = self.connections.lock().await;
         if let Some(existing) = connections.get(&key) {
             return Ok(existing.clone());
         }
-        let mut options = MqttOptions::parse_url(address).map_err(|_| Error::InvalidAddress)?;
+        let number = self
+            .opened
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let separator = if broker.contains('?') { '&' } else { '?' };
+        let url = format!(
+            "{broker}{separator}client_id=fleetjobs-out-{}-{number}",
+            std::process::id()
+        );
+        let mut options = MqttOptions::parse_url(url).map_err(|_| Error::InvalidAddress)?;
         if !username.is_empty() || !password.is_empty() {
             options.set_credentials(username, password);
         }
@@ -90,6 +132,7 @@ impl MqttPool {
             }
         });
         let connection = Arc::new(PooledConnection {
+            key: key.clone(),
             session: Mutex::new(Session { client, progress }),
         });
         connections.insert(key, connection.clone());
@@ -169,11 +212,30 @@ impl HostConnection for HostState {
         qos: Qos,
     ) -> wasmtime::Result<Result<(), Error>> {
         let connection = self.table.get(&connection)?.connection.clone();
-        Ok(connection.publish(topic, payload, qos).await)
+        let outcome = connection.publish(topic, payload, qos).await;
+        if outcome.is_err() {
+            self.app.mqtt.evict(&connection).await;
+        }
+        Ok(outcome)
     }
 
     async fn drop(&mut self, connection: Resource<MqttHandle>) -> wasmtime::Result<()> {
         self.table.delete(connection)?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::broker_of;
+
+    #[test]
+    fn the_pool_ignores_the_guests_client_id() {
+        assert_eq!(broker_of("mqtt://h:1883?client_id=a"), "mqtt://h:1883");
+        assert_eq!(
+            broker_of("mqtt://h:1883?client_id=a&clean_session=false"),
+            "mqtt://h:1883?clean_session=false"
+        );
+        assert_eq!(broker_of("mqtt://h:1883"), "mqtt://h:1883");
     }
 }

@@ -150,6 +150,18 @@ impl<S: Sql> Store<S> {
         })
     }
 
+    /// The thing whose device token has this hash, if any.
+    pub fn thing_with_token_hash(&self, token_hash: &str) -> Result<Option<String>> {
+        let rows = self.sql.query(
+            "SELECT thing_name FROM things WHERE token_hash = ?1 LIMIT 1",
+            params![token_hash],
+        )?;
+        Ok(match rows.first() {
+            Some(row) => Some(row.text(0)?.to_owned()),
+            None => None,
+        })
+    }
+
     /// Deletes the thing row and its memberships (executions are the ops' concern).
     pub fn delete_thing_rows(&self, thing_name: &str) -> Result<bool> {
         self.sql.execute(

@@ -1,0 +1,106 @@
+//! What the device-operation components share: the device API path, the
+//! request and its clientToken, and replies in the device protocol's shape
+//! (the MQTT adapter publishes a 2xx body on `…/accepted`, any other on
+//! `…/rejected`).
+
+use fleetjobs_api::device::{
+    client_token, document_form, stamp, DeviceError, DeviceRequest, PROTOCOL_HEADER,
+};
+use fleetjobs_api::request::percent_decode;
+use fleetjobs_core::protocol::DocumentForm;
+use fleetjobs_core::Timestamp;
+use serde_json::{Map, Value};
+use spin_sdk::http::{Request, Response};
+
+use crate::now;
+
+/// The device API's path prefix: `/device/v1/things/{thing}/jobs[/{jobId}]`.
+pub const DEVICE_API: &str = "/device/v1/";
+
+/// `(thing, jobId)` of a device API path.
+pub fn device_path(path: &str) -> Option<(String, Option<String>)> {
+    let segments: Vec<String> = path
+        .strip_prefix(DEVICE_API)?
+        .split('/')
+        .filter(|s| !s.is_empty())
+        .map(percent_decode)
+        .collect();
+    match &segments[..] {
+        [things, thing, jobs] if things == "things" && jobs == "jobs" => {
+            Some((thing.clone(), None))
+        }
+        [things, thing, jobs, job] if things == "things" && jobs == "jobs" => {
+            Some((thing.clone(), Some(job.clone())))
+        }
+        _ => None,
+    }
+}
+
+/// One device request, as an operation component receives it.
+pub struct DeviceCall<R> {
+    pub thing_name: String,
+    pub job_id: Option<String>,
+    /// `jobDocument` as an object (MQTT) or a string (HTTP).
+    pub form: DocumentForm,
+    pub query: String,
+    pub request: R,
+    pub client_token: Option<String>,
+    pub now: Timestamp,
+}
+
+impl<R> DeviceCall<R> {
+    pub fn job_id(&self) -> Result<&str, DeviceError> {
+        self.job_id
+            .as_deref()
+            .ok_or_else(|| DeviceError::invalid("the path names no job"))
+    }
+
+    /// The accepted reply: `fields` with `timestamp` and the clientToken.
+    pub fn reply(&self, fields: Map<String, Value>) -> Value {
+        stamp(fields, self.client_token.as_deref(), self.now)
+    }
+
+    /// The key under which a mutating request's reply is remembered, so a
+    /// repeated clientToken gets it again: one per operation and token.
+    pub fn replay_key(&self, operation: &str) -> Option<String> {
+        self.client_token
+            .as_ref()
+            .map(|token| format!("{operation} {token}"))
+    }
+}
+
+/// Parses the request, runs `operate`, answers in the device shape.
+pub fn serve_device<R: DeviceRequest>(
+    request: &Request,
+    operate: impl FnOnce(&mut DeviceCall<R>) -> Result<Value, DeviceError>,
+) -> Response {
+    let now = now();
+    let payload = request.body();
+    let outcome = device_path(request.path())
+        .ok_or_else(|| DeviceError::not_found(format!("no device operation at {}", request.path())))
+        .and_then(|(thing_name, job_id)| {
+            let mut parsed = R::parse(payload)?;
+            let mut call = DeviceCall {
+                thing_name,
+                job_id,
+                form: document_form(request.header(PROTOCOL_HEADER).and_then(|h| h.as_str())),
+                query: request.query().to_owned(),
+                client_token: parsed.client_token_mut().clone(),
+                request: parsed,
+                now,
+            };
+            operate(&mut call)
+        });
+    match outcome {
+        Ok(body) => crate::json(200, &body),
+        Err(e) => device_error(&e, client_token(payload).as_deref(), now),
+    }
+}
+
+/// A rejected device request's response.
+pub fn device_error(error: &DeviceError, client_token: Option<&str>, now: Timestamp) -> Response {
+    if error.status >= 500 {
+        eprintln!("{}: {}", error.code, error.message);
+    }
+    crate::json(error.status, &error.body(client_token, now))
+}
