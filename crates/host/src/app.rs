@@ -32,6 +32,8 @@ use crate::variables::Variables;
 #[derive(Debug, Clone)]
 pub struct HostOptions {
     pub state_dir: PathBuf,
+    /// Where compiled components are kept between starts.
+    pub cache_dir: PathBuf,
     pub runtime_config_file: Option<PathBuf>,
     /// A component still running after this long is stopped (its request
     /// answers 500) while the others keep serving.
@@ -155,7 +157,7 @@ impl App {
             component: "(host)".into(),
             message: e.to_string(),
         })?;
-        let cache_dir = options.state_dir.join("cache");
+        let cache_dir = &options.cache_dir;
         let mut components = BTreeMap::new();
         for (id, spec) in &manifest.components {
             let failed = |message: String| LoadError::Component {
@@ -172,7 +174,7 @@ impl App {
                     component: id.clone(),
                     message: e.to_string(),
                 })?;
-            let component = load_component(&engine, &spec.source, &cache_dir)
+            let component = load_component(&engine, &spec.source, cache_dir)
                 .map_err(|e| failed(format!("{e:#}")))?;
             let pre = linker
                 .instantiate_pre(&component)

@@ -53,6 +53,9 @@ struct UpArgs {
     state_dir: PathBuf,
     #[arg(long)]
     runtime_config_file: Option<PathBuf>,
+    /// Where compiled components are cached [default: <state-dir>/cache].
+    #[arg(long)]
+    cache_dir: Option<PathBuf>,
     /// Use this broker instead of starting a local mosquitto.
     #[arg(long)]
     mqtt_url: Option<String>,
@@ -128,6 +131,10 @@ async fn up(args: UpArgs) -> Result<(), String> {
     let engine = crate::engine::new_engine().map_err(|e| format!("wasmtime: {e:#}"))?;
     let options = HostOptions {
         state_dir: args.state_dir.clone(),
+        cache_dir: args
+            .cache_dir
+            .clone()
+            .unwrap_or_else(|| args.state_dir.join("cache")),
         runtime_config_file: args.runtime_config_file.clone(),
         execution_deadline: Duration::from_millis(args.execution_deadline_ms),
         test_clock: args.test_clock,

@@ -71,7 +71,8 @@ pub fn load_component(
     }
     let component = Component::new(engine, &bytes)?;
     if std::fs::create_dir_all(cache_dir).is_ok() {
-        let partial = cached.with_extension("partial");
+        // One partial file per process: hosts may share a cache directory.
+        let partial = cached.with_extension(format!("{}.partial", std::process::id()));
         if std::fs::write(&partial, component.serialize()?).is_ok() {
             let _ = std::fs::rename(&partial, &cached);
         }

@@ -13,7 +13,11 @@ const TOKEN: &str = "test-token-0123456789";
 
 fn app() -> Host {
     let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../spin.toml");
-    Host::start(&manifest, &[], &[("SPIN_VARIABLE_API_TOKEN", TOKEN)])
+    Host::start(
+        &manifest,
+        &["--cache-dir", SHARED_CACHE_DIR],
+        &[("SPIN_VARIABLE_API_TOKEN", TOKEN)],
+    )
 }
 
 fn call(host: &Host, method: &str, path: &str, body: &Value) -> (u16, Value) {

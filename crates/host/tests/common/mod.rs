@@ -9,6 +9,10 @@ use std::time::{Duration, Instant};
 
 pub const DEADLINE: Duration = Duration::from_secs(60);
 
+/// A compile cache the tests' hosts share, so each component is compiled
+/// once per test run instead of once per host.
+pub const SHARED_CACHE_DIR: &str = concat!(env!("CARGO_TARGET_TMPDIR"), "/fleetjobs-cache");
+
 /// The conformance app's manifest.
 pub fn app_manifest() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/app/spin.toml")
