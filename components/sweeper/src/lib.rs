@@ -1,8 +1,15 @@
-//! The sweeper, on the cron trigger: all time-driven work, each pass bounded
-//! and safe to run twice at once (design §1). So far it publishes what the
-//! outbox still holds (notices a broker outage kept from going out).
+//! The sweeper, on the cron trigger: all time-driven work (design §1) — paced
+//! releases, schedules and maintenance windows, end behaviours, timeouts,
+//! abort, completion, batched deletion, retention — then whatever the outbox
+//! still holds. Each pass is bounded and safe to run twice at once
+//! (`Store::sweep`).
+//!
+//! The cron trigger ticks every second; `sweep_every_seconds` says how many
+//! ticks make a pass, so the schedule is a variable while spin.toml keeps a
+//! plain cron expression.
 
-use fleetjobs_component::publish_outbox;
+use fleetjobs_component::{now, publish_outbox, store, variable};
+use fleetjobs_store::{SweepOptions, SweepReport};
 
 wit_bindgen::generate!({
     world: "spin-cron",
@@ -13,8 +20,32 @@ struct Sweeper;
 
 export!(Sweeper);
 
+const DAY_MS: i64 = 24 * 60 * 60 * 1000;
+
+fn number(name: &str, default: u64) -> Result<u64, Error> {
+    let text = variable(name, &default.to_string());
+    text.trim()
+        .parse()
+        .map_err(|_| Error::Other(format!("variable {name}: {text:?} is not a whole number")))
+}
+
 impl Guest for Sweeper {
-    fn handle_cron_event(_metadata: Metadata) -> Result<(), Error> {
+    fn handle_cron_event(metadata: Metadata) -> Result<(), Error> {
+        let every = number("sweep_every_seconds", 2)?.max(1);
+        if metadata.timestamp % every != 0 {
+            return Ok(());
+        }
+        let options = SweepOptions {
+            retention_ms: number("retention_days", 90)? as i64 * DAY_MS,
+            ..SweepOptions::default()
+        };
+        let store = store().map_err(|e| Error::Other(e.message))?;
+        let report = store
+            .sweep(now(), &options)
+            .map_err(|e| Error::Other(e.to_string()))?;
+        if report != SweepReport::default() {
+            println!("sweep: {report:?}");
+        }
         publish_outbox();
         Ok(())
     }

@@ -77,7 +77,30 @@ pub enum ScheduleStep {
     Cancel { force: bool },
 }
 
+/// The reasonCode a job canceled by its endTime carries.
+pub const END_TIME_REASON_CODE: &str = "END_TIME_REACHED";
+
 impl Job {
+    /// endTime passed with endBehavior CANCEL or FORCE_CANCEL: the service
+    /// cancels the job, saying why.
+    pub fn end_by_cancel(
+        &self,
+        force: bool,
+        now: Timestamp,
+    ) -> Result<(Job, crate::job::CancelScope), crate::Rejection> {
+        let behavior = if force { "FORCE_CANCEL" } else { "CANCEL" };
+        self.cancel(
+            &crate::job::CancelJob {
+                reason_code: Some(END_TIME_REASON_CODE.to_owned()),
+                comment: Some(format!(
+                    "schedulingConfig.endTime passed; endBehavior {behavior}"
+                )),
+                force,
+            },
+            now,
+        )
+    }
+
     /// Whether paced releases may happen now: the job is IN_PROGRESS and, if it
     /// has maintenance windows, one is open.
     pub fn may_release(&self, now: Timestamp) -> bool {

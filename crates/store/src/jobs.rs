@@ -1,7 +1,7 @@
 //! Job rows, their target tables and the queue of targets not yet released.
 
 use fleetjobs_core::model::{JobStatus, JobType};
-use fleetjobs_core::{Job, Rejection};
+use fleetjobs_core::{Job, Rejection, Timestamp};
 
 use crate::codec::{decode_token, job_body, job_from_row, Page};
 use crate::executions::page;
@@ -36,15 +36,16 @@ impl<S: Sql> Store<S> {
     /// Writes a new job with its target tables; a taken id is a conflict.
     pub fn insert_job(&self, job: &Job) -> Result<()> {
         let inserted = self.sql.execute(
-            "INSERT INTO jobs (job_id, body, status, job_type, created_at, version)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (job_id) DO NOTHING",
+            "INSERT INTO jobs (job_id, body, status, job_type, created_at, version, completed_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (job_id) DO NOTHING",
             params![
                 &job.job_id,
                 job_body(job),
                 job.status.as_str(),
                 job.job_type.as_str(),
                 job.created_at,
-                job.version
+                job.version,
+                job.completed_at
             ],
         )?;
         if inserted == 0 {
@@ -75,14 +76,15 @@ impl<S: Sql> Store<S> {
     /// a conflict when someone else changed it first (nothing written).
     pub fn save_job(&self, previous: &Job, next: &Job) -> Result<()> {
         let changed = self.sql.execute(
-            "UPDATE jobs SET body = ?2, status = ?3, version = ?4
+            "UPDATE jobs SET body = ?2, status = ?3, version = ?4, completed_at = ?6
              WHERE job_id = ?1 AND version = ?5",
             params![
                 &next.job_id,
                 job_body(next),
                 next.status.as_str(),
                 next.version,
-                previous.version
+                previous.version,
+                next.completed_at
             ],
         )?;
         if changed == 0 {
@@ -160,6 +162,31 @@ impl<S: Sql> Store<S> {
             &format!(
                 "SELECT job_id FROM jobs WHERE status IN ({list}) ORDER BY created_at LIMIT ?1"
             ),
+            params![limit as i64],
+        )?;
+        rows.iter().map(|r| Ok(r.text(0)?.to_owned())).collect()
+    }
+
+    /// COMPLETED or CANCELED jobs that finished before `before`, oldest first.
+    pub fn job_ids_finished_before(&self, before: Timestamp, limit: usize) -> Result<Vec<String>> {
+        let rows = self.sql.query(
+            "SELECT job_id FROM jobs WHERE completed_at < ?1
+               AND status IN ('COMPLETED', 'CANCELED')
+             ORDER BY completed_at LIMIT ?2",
+            params![before, limit as i64],
+        )?;
+        rows.iter().map(|r| Ok(r.text(0)?.to_owned())).collect()
+    }
+
+    /// CANCELED jobs that still have executions their cancel must reach
+    /// (a cancel interrupted between batches).
+    pub fn job_ids_with_unfinished_cancel(&self, limit: usize) -> Result<Vec<String>> {
+        let rows = self.sql.query(
+            "SELECT DISTINCT j.job_id FROM jobs j JOIN job_status_counts c ON c.job_id = j.job_id
+             WHERE j.status = 'CANCELED' AND c.count > 0
+               AND (c.status = 'QUEUED'
+                    OR (c.status = 'IN_PROGRESS' AND json_extract(j.body, '$.forceCanceled')))
+             LIMIT ?1",
             params![limit as i64],
         )?;
         rows.iter().map(|r| Ok(r.text(0)?.to_owned())).collect()

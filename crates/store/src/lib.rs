@@ -13,6 +13,7 @@ pub mod ops;
 mod outbox;
 pub mod schema;
 pub mod sql;
+pub mod sweep;
 mod things;
 mod tokens;
 
@@ -23,6 +24,7 @@ pub use executions::ExecutionQuery;
 pub use jobs::JobQuery;
 pub use outbox::{OutboxMessage, Published, OUTBOX_LEASE_MS};
 pub use sql::{Sql, SqlError, Value};
+pub use sweep::{SweepOptions, SweepReport};
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {

@@ -171,7 +171,7 @@ impl<S: Sql> Store<S> {
     }
 
     /// Releases what the rollout pace allows now; returns the job as saved.
-    fn release_now(&self, job: &Job, now: Timestamp) -> Result<Job> {
+    pub(crate) fn release_now(&self, job: &Job, now: Timestamp) -> Result<Job> {
         let succeeded = self
             .status_counts(&job.job_id)?
             .get(ExecutionStatus::Succeeded);
@@ -292,16 +292,30 @@ impl<S: Sql> Store<S> {
         let job = self.transaction(|store| {
             let job = store.existing_job(job_id)?;
             let (next, scope) = job.cancel(request, now)?;
-            store.save_job(&job, &next)?;
-            store.sql.execute(
-                "DELETE FROM job_pending_targets WHERE job_id = ?1",
-                crate::params![job_id],
-            )?;
-            store.cancel_batch(&next, scope, now)?;
+            store.apply_cancel(&job, &next, scope, now)?;
             Ok(next)
         })?;
         self.finish_cancel(&job, now)?;
         Ok(job)
+    }
+
+    /// Saves a job the core canceled (by request, abort or end time), drops
+    /// its unreleased targets and cancels the first batch of its executions;
+    /// [`Self::finish_cancel`] does the rest after the commit.
+    pub(crate) fn apply_cancel(
+        &self,
+        job: &Job,
+        next: &Job,
+        scope: CancelScope,
+        now: Timestamp,
+    ) -> Result<()> {
+        self.save_job(job, next)?;
+        self.sql.execute(
+            "DELETE FROM job_pending_targets WHERE job_id = ?1",
+            crate::params![&job.job_id],
+        )?;
+        self.cancel_batch(next, scope, now)?;
+        Ok(())
     }
 
     /// Cancels what is left of a canceled job's executions, a batch per

@@ -103,4 +103,12 @@ pub const MIGRATIONS: &[(i64, &[&str])] = &[(
         )",
         "CREATE INDEX device_requests_by_age ON device_requests (created_at)",
     ],
+), (
+    2,
+    &[
+        // When a job became COMPLETED or CANCELED, for the retention purge.
+        "ALTER TABLE jobs ADD COLUMN completed_at INTEGER",
+        "UPDATE jobs SET completed_at = json_extract(body, '$.completedAt')",
+        "CREATE INDEX jobs_by_completion ON jobs (completed_at) WHERE completed_at IS NOT NULL",
+    ],
 )];
