@@ -4,62 +4,35 @@
 
 mod common;
 
-use std::path::Path;
 use std::time::Duration;
 
+use common::fleet::*;
 use common::*;
 use fleetjobs::broker::ManagedBroker;
 use fleetjobs_simulator::{Device, Notice, NoticeKind, Reply};
 use serde_json::{json, Value};
 
-const TOKEN: &str = "test-token-0123456789";
 const WAIT: Duration = Duration::from_secs(30);
 
 fn app(prefix: Option<&str>, mqtt_url: Option<&str>) -> Host {
-    let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../spin.toml");
-    let mut env = vec![("SPIN_VARIABLE_API_TOKEN", TOKEN)];
-    if let Some(prefix) = prefix {
-        env.push(("SPIN_VARIABLE_TOPIC_PREFIX", prefix));
-    }
-    let mut args = vec!["--cache-dir", SHARED_CACHE_DIR];
-    if let Some(url) = mqtt_url {
-        args.extend(["--mqtt-url", url]);
-    }
-    Host::start(&manifest, &args, &env)
+    let env: Vec<(&str, &str)> = prefix
+        .map(|p| ("SPIN_VARIABLE_TOPIC_PREFIX", p))
+        .into_iter()
+        .collect();
+    let args: Vec<&str> = mqtt_url
+        .map(|url| ["--mqtt-url", url])
+        .into_iter()
+        .flatten()
+        .collect();
+    fleetjobs(&args, &env)
 }
 
-fn api(host: &Host, method: &str, path: &str, body: &Value) -> (u16, Value) {
-    let (status, text) =
-        authorized_request(host.port, method, path, &body.to_string(), Some(TOKEN));
-    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
-}
-
-/// Registers a thing; returns its device token.
-fn create_thing(host: &Host, name: &str) -> String {
-    let (status, reply) = api(host, "POST", "/api/v1/things", &json!({"thingName": name}));
-    assert_eq!(status, 201, "{reply}");
-    reply["deviceToken"].as_str().unwrap().to_owned()
-}
-
-fn create_job(host: &Host, job_id: &str, things: &[&str]) {
-    let body = json!({
-        "jobId": job_id,
-        "targets": {"thingNames": things},
-        "document": {"operation": "update", "version": job_id},
-    });
-    let (status, reply) = api(host, "POST", "/api/v1/jobs", &body);
-    assert_eq!(status, 201, "{reply}");
+fn queue_job(host: &Host, job_id: &str, things: &[&str]) {
+    create_job(host, &job_body(job_id, things));
 }
 
 fn execution_status(host: &Host, job_id: &str, thing: &str) -> Value {
-    let (status, reply) = api(
-        host,
-        "GET",
-        &format!("/api/v1/jobs/{job_id}/executions/{thing}"),
-        &Value::Null,
-    );
-    assert_eq!(status, 200, "{reply}");
-    reply["status"].clone()
+    execution(host, job_id, thing)["status"].clone()
 }
 
 fn mqtt_url(host: &Host) -> String {
@@ -115,7 +88,7 @@ fn three_jobs_through_mqtt(prefix: Option<&str>) {
     create_thing(&host, "dev-1");
     let dev = device(&url, prefix, "dev-1");
     for job in ["j1", "j2", "j3"] {
-        create_job(&host, job, &["dev-1"]);
+        queue_job(&host, job, &["dev-1"]);
     }
     // Creating j1 announced it: notify (the QUEUED list), then notify-next.
     let first = notice(&dev);
@@ -187,8 +160,8 @@ fn mqtt_rejections_carry_the_client_token() {
     let prefix = "$emqx/things";
     create_thing(&host, "dev-r");
     let dev = device(&mqtt_url(&host), prefix, "dev-r");
-    create_job(&host, "done", &["dev-r"]);
-    create_job(&host, "open", &["dev-r"]);
+    queue_job(&host, "done", &["dev-r"]);
+    queue_job(&host, "open", &["dev-r"]);
     accepted(dev.update("done", json!({"status": "SUCCEEDED"})).unwrap());
 
     let token = |t: &str| json!(t);
@@ -261,7 +234,7 @@ fn mqtt_request_fields_and_client_token_replay() {
     let host = app(None, None);
     create_thing(&host, "dev-f");
     let dev = device(&mqtt_url(&host), "$emqx/things", "dev-f");
-    create_job(&host, "fw", &["dev-f"]);
+    queue_job(&host, "fw", &["dev-f"]);
 
     // An empty payload is a valid get and a valid $next describe.
     dev.publish_raw("get", b"").unwrap();
@@ -323,7 +296,7 @@ fn mqtt_a_burst_from_one_device_is_applied_in_order() {
     let dev = device(&mqtt_url(&host), "$emqx/things", "dev-b");
     for round in 0..5 {
         let job = format!("burst-{round}");
-        create_job(&host, &job, &["dev-b"]);
+        queue_job(&host, &job, &["dev-b"]);
         let topic = format!("{job}/update");
         dev.publish_raw(&topic, br#"{"status": "IN_PROGRESS", "clientToken": "a"}"#)
             .unwrap();
@@ -365,7 +338,7 @@ fn http_device_api_serves_only_the_devices_own_jobs() {
     let token_b = create_thing(&host, "dev-b");
     let watcher = device(&mqtt_url(&host), "$emqx/things", "dev-a");
     for job in ["h1", "h2", "h3"] {
-        create_job(&host, job, &["dev-a"]);
+        queue_job(&host, job, &["dev-a"]);
     }
     let jobs = "/device/v1/things/dev-a/jobs";
     let call = |method: &str, path: &str, body: Value| {
@@ -498,7 +471,7 @@ fn notices_written_during_a_broker_outage_arrive_after_it() {
 
     runtime.block_on(broker.stop());
     let things: Vec<&str> = names.iter().map(String::as_str).collect();
-    create_job(&host, "during-outage", &things);
+    queue_job(&host, "during-outage", &things);
     let broker = runtime
         .block_on(ManagedBroker::start(broker_dir.path(), port))
         .unwrap();

@@ -4,38 +4,19 @@
 
 mod common;
 
-use std::path::Path;
-
+use common::fleet::*;
 use common::*;
 use serde_json::{json, Value};
 
-const TOKEN: &str = "test-token-0123456789";
-
 fn app() -> Host {
-    let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../spin.toml");
-    Host::start(
-        &manifest,
-        &["--cache-dir", SHARED_CACHE_DIR],
-        &[("SPIN_VARIABLE_API_TOKEN", TOKEN)],
-    )
-}
-
-fn call(host: &Host, method: &str, path: &str, body: &Value) -> (u16, Value) {
-    let (status, text) =
-        authorized_request(host.port, method, path, &body.to_string(), Some(TOKEN));
-    let value = if text.is_empty() {
-        Value::Null
-    } else {
-        serde_json::from_str(&text).unwrap_or(Value::String(text))
-    };
-    (status, value)
+    fleetjobs(&[], &[])
 }
 
 #[test]
 fn seed_job_through_the_gateway() {
     let host = app();
     for thing in ["t1", "t2"] {
-        let (status, reply) = call(
+        let (status, reply) = api(
             &host,
             "POST",
             "/api/v1/things",
@@ -45,7 +26,7 @@ fn seed_job_through_the_gateway() {
         assert!(reply["deviceToken"].as_str().unwrap().len() >= 32);
     }
     let group = "com.example.thermostat (default)";
-    let (status, reply) = call(
+    let (status, reply) = api(
         &host,
         "POST",
         "/api/v1/thing-groups",
@@ -54,7 +35,7 @@ fn seed_job_through_the_gateway() {
     assert_eq!(status, 201, "{reply}");
     let encoded = "com.example.thermostat%20(default)";
     for thing in ["t1", "t2"] {
-        let (status, reply) = call(
+        let (status, reply) = api(
             &host,
             "PUT",
             &format!("/api/v1/thing-groups/{encoded}/things/{thing}"),
@@ -77,14 +58,15 @@ fn seed_job_through_the_gateway() {
 }
 }
 }"#;
-    let (status, text) = authorized_request(host.port, "POST", "/api/v1/jobs", seed, Some(TOKEN));
+    let (status, text) =
+        authorized_request(host.port, "POST", "/api/v1/jobs", seed, Some(API_TOKEN));
     assert_eq!(status, 201, "{text}");
     let created: Value = serde_json::from_str(&text).unwrap();
     let job_id = created["jobId"].as_str().unwrap();
     assert_eq!(job_id.len(), 36, "a UUID: {job_id}");
     assert_eq!(created["description"], "Firmware update to v2.1.5");
 
-    let (status, job) = call(
+    let (status, job) = api(
         &host,
         "GET",
         &format!("/api/v1/jobs/{job_id}"),
@@ -106,7 +88,7 @@ fn errors_have_one_shape_and_write_nothing() {
     let body: Value = serde_json::from_str(&text).unwrap();
     assert_eq!(body["error"]["code"], "Unauthorized");
 
-    let (status, reply) = call(
+    let (status, reply) = api(
         &host,
         "POST",
         "/api/v1/jobs",
@@ -120,14 +102,14 @@ fn errors_have_one_shape_and_write_nothing() {
             .contains("ghost"),
         "{reply}"
     );
-    let (status, reply) = call(
+    let (status, reply) = api(
         &host,
         "POST",
         "/api/v1/jobs",
         &json!({"targets": {"thingNames": ["x"]}, "document": [], "jobId": "bad id"}),
     );
     assert_eq!(status, 400, "{reply}");
-    let (status, reply) = call(
+    let (status, reply) = api(
         &host,
         "POST",
         "/api/v1/jobs",
@@ -146,10 +128,10 @@ fn errors_have_one_shape_and_write_nothing() {
         "{reply}"
     );
     let big = json!({"targets": {"thingNames": ["x"]}, "document": {"blob": "x".repeat(70_000)}});
-    assert_eq!(call(&host, "POST", "/api/v1/jobs", &big).0, 413);
-    assert_eq!(call(&host, "GET", "/api/v1/jobs/nope", &Value::Null).0, 404);
+    assert_eq!(api(&host, "POST", "/api/v1/jobs", &big).0, 413);
+    assert_eq!(api(&host, "GET", "/api/v1/jobs/nope", &Value::Null).0, 404);
     assert_eq!(
-        call(
+        api(
             &host,
             "DELETE",
             "/api/v1/thing-groups/x/things",
@@ -159,14 +141,14 @@ fn errors_have_one_shape_and_write_nothing() {
         405
     );
 
-    let (status, _) = call(
+    let (status, _) = api(
         &host,
         "POST",
         "/api/v1/things",
         &json!({"thingName": "dup"}),
     );
     assert_eq!(status, 201);
-    let (status, reply) = call(
+    let (status, reply) = api(
         &host,
         "POST",
         "/api/v1/things",
@@ -177,7 +159,7 @@ fn errors_have_one_shape_and_write_nothing() {
         (409, Some("Conflict")),
         "{reply}"
     );
-    let (status, list) = call(&host, "GET", "/api/v1/things?limit=10", &Value::Null);
+    let (status, list) = api(&host, "GET", "/api/v1/things?limit=10", &Value::Null);
     assert_eq!(status, 200);
     assert_eq!(
         list["things"].as_array().unwrap().len(),
@@ -186,17 +168,11 @@ fn errors_have_one_shape_and_write_nothing() {
     );
 }
 
-fn ok(host: &Host, method: &str, path: &str, body: Value, expected: u16) -> Value {
-    let (status, reply) = call(host, method, path, &body);
-    assert_eq!(status, expected, "{method} {path}: {reply}");
-    reply
-}
-
 #[test]
 fn job_and_execution_operations() {
     let host = app();
     for thing in ["t1", "t2", "t3"] {
-        ok(
+        api_ok(
             &host,
             "POST",
             "/api/v1/things",
@@ -206,9 +182,9 @@ fn job_and_execution_operations() {
     }
     let body = json!({"jobId": "lifecycle", "name": "Lifecycle", "targets": {"thingNames": ["t1", "t2", "t3"]},
                       "document": {"action": "reboot"}});
-    ok(&host, "POST", "/api/v1/jobs", body, 201);
+    api_ok(&host, "POST", "/api/v1/jobs", body, 201);
 
-    let list = ok(
+    let list = api_ok(
         &host,
         "GET",
         "/api/v1/jobs?status=IN_PROGRESS&jobType=SNAPSHOT",
@@ -218,10 +194,10 @@ fn job_and_execution_operations() {
     assert_eq!(list["jobs"][0]["jobId"], "lifecycle");
     assert_eq!(list["jobs"][0]["targets"]["numberOfThings"], 3);
     assert_eq!(
-        ok(&host, "GET", "/api/v1/jobs?status=DONE", Value::Null, 400)["error"]["code"],
+        api_ok(&host, "GET", "/api/v1/jobs?status=DONE", Value::Null, 400)["error"]["code"],
         "InvalidRequest"
     );
-    let document = ok(
+    let document = api_ok(
         &host,
         "GET",
         "/api/v1/jobs/lifecycle/document",
@@ -230,7 +206,7 @@ fn job_and_execution_operations() {
     );
     assert_eq!(document["document"], json!({"action": "reboot"}));
 
-    let first = ok(
+    let first = api_ok(
         &host,
         "GET",
         "/api/v1/jobs/lifecycle/executions?limit=2",
@@ -239,7 +215,7 @@ fn job_and_execution_operations() {
     );
     assert_eq!(first["executionSummaries"].as_array().unwrap().len(), 2);
     let token = first["nextToken"].as_str().unwrap();
-    let rest = ok(
+    let rest = api_ok(
         &host,
         "GET",
         &format!("/api/v1/jobs/lifecycle/executions?limit=2&nextToken={token}"),
@@ -249,7 +225,7 @@ fn job_and_execution_operations() {
     assert_eq!(rest["executionSummaries"][0]["thingName"], "t3");
     assert!(rest.get("nextToken").is_none());
 
-    let t1 = ok(
+    let t1 = api_ok(
         &host,
         "GET",
         "/api/v1/jobs/lifecycle/executions/t1",
@@ -260,7 +236,7 @@ fn job_and_execution_operations() {
         (t1["status"].as_str(), t1["versionNumber"].as_i64()),
         (Some("QUEUED"), Some(1))
     );
-    let canceled = ok(
+    let canceled = api_ok(
         &host,
         "POST",
         "/api/v1/jobs/lifecycle/executions/t1/cancel",
@@ -268,7 +244,7 @@ fn job_and_execution_operations() {
         200,
     );
     assert_eq!(canceled["status"], "CANCELED");
-    let again = ok(
+    let again = api_ok(
         &host,
         "POST",
         "/api/v1/jobs/lifecycle/executions/t1/cancel",
@@ -276,7 +252,7 @@ fn job_and_execution_operations() {
         409,
     );
     assert_eq!(again["error"]["code"], "InvalidStateTransition");
-    let stale = ok(
+    let stale = api_ok(
         &host,
         "POST",
         "/api/v1/jobs/lifecycle/executions/t2/cancel",
@@ -285,7 +261,7 @@ fn job_and_execution_operations() {
     );
     assert_eq!(stale["error"]["code"], "VersionConflict");
     assert_eq!(
-        ok(
+        api_ok(
             &host,
             "GET",
             "/api/v1/jobs/lifecycle/executions/t2",
@@ -295,7 +271,7 @@ fn job_and_execution_operations() {
         "QUEUED"
     );
 
-    let updated = ok(
+    let updated = api_ok(
         &host,
         "PATCH",
         "/api/v1/jobs/lifecycle",
@@ -307,14 +283,14 @@ fn job_and_execution_operations() {
     // The seed's cancel body.
     let cancel =
         json!({"reasonCode": "USER_CANCEL", "comment": "Pausing rollout for investigation"});
-    ok(&host, "POST", "/api/v1/jobs/lifecycle/cancel", cancel, 200);
-    let job = ok(&host, "GET", "/api/v1/jobs/lifecycle", Value::Null, 200);
+    api_ok(&host, "POST", "/api/v1/jobs/lifecycle/cancel", cancel, 200);
+    let job = api_ok(&host, "GET", "/api/v1/jobs/lifecycle", Value::Null, 200);
     assert_eq!(
         (job["status"].as_str(), job["reasonCode"].as_str()),
         (Some("CANCELED"), Some("USER_CANCEL"))
     );
     assert_eq!(job["jobProcessDetails"]["numberOfCanceledThings"], 3);
-    let for_thing = ok(
+    let for_thing = api_ok(
         &host,
         "GET",
         "/api/v1/things/t2/executions",
@@ -323,65 +299,65 @@ fn job_and_execution_operations() {
     );
     assert_eq!(for_thing["executionSummaries"][0]["status"], "CANCELED");
 
-    ok(
+    api_ok(
         &host,
         "DELETE",
         "/api/v1/jobs/lifecycle/executions/t3",
         Value::Null,
         204,
     );
-    ok(
+    api_ok(
         &host,
         "GET",
         "/api/v1/jobs/lifecycle/executions/t3",
         Value::Null,
         404,
     );
-    ok(&host, "DELETE", "/api/v1/jobs/lifecycle", Value::Null, 204);
-    ok(&host, "GET", "/api/v1/jobs/lifecycle", Value::Null, 404);
+    api_ok(&host, "DELETE", "/api/v1/jobs/lifecycle", Value::Null, 204);
+    api_ok(&host, "GET", "/api/v1/jobs/lifecycle", Value::Null, 404);
 
     // An active job needs force to be deleted.
-    ok(
+    api_ok(
         &host,
         "POST",
         "/api/v1/jobs",
         json!({"jobId": "active", "targets": {"thingNames": ["t1"]}, "document": {}}),
         201,
     );
-    let refused = ok(&host, "DELETE", "/api/v1/jobs/active", Value::Null, 409);
+    let refused = api_ok(&host, "DELETE", "/api/v1/jobs/active", Value::Null, 409);
     assert_eq!(refused["error"]["code"], "InvalidStateTransition");
-    ok(
+    api_ok(
         &host,
         "DELETE",
         "/api/v1/jobs/active?force=true",
         Value::Null,
         204,
     );
-    ok(&host, "GET", "/api/v1/jobs/active", Value::Null, 404);
+    api_ok(&host, "GET", "/api/v1/jobs/active", Value::Null, 404);
 
     // Targets can be added to continuous jobs only.
-    ok(
+    api_ok(
         &host,
         "POST",
         "/api/v1/jobs",
         json!({"jobId": "snap", "targets": {"thingNames": ["t1"]}, "document": {}}),
         201,
     );
-    ok(
+    api_ok(
         &host,
         "POST",
         "/api/v1/jobs/snap/targets",
         json!({"targets": {"thingNames": ["t3"]}}),
         409,
     );
-    ok(
+    api_ok(
         &host,
         "POST",
         "/api/v1/jobs",
         json!({"jobId": "cont", "jobType": "CONTINUOUS", "targets": {"thingNames": ["t1"]}, "document": {}}),
         201,
     );
-    ok(
+    api_ok(
         &host,
         "POST",
         "/api/v1/jobs/cont/targets",
@@ -389,7 +365,7 @@ fn job_and_execution_operations() {
         200,
     );
     assert_eq!(
-        ok(
+        api_ok(
             &host,
             "GET",
             "/api/v1/jobs/cont/executions/t3",
@@ -434,7 +410,7 @@ fn openapi_document_is_valid_and_lists_exactly_the_served_routes() {
             .join("/");
         for method in item.as_object().unwrap().keys() {
             operations += 1;
-            let (status, reply) = call(&host, &method.to_ascii_uppercase(), &concrete, &json!({}));
+            let (status, reply) = api(&host, &method.to_ascii_uppercase(), &concrete, &json!({}));
             let message = reply["error"]["message"].as_str().unwrap_or_default();
             assert!(
                 status != 405
@@ -446,7 +422,7 @@ fn openapi_document_is_valid_and_lists_exactly_the_served_routes() {
     }
     assert_eq!(operations, 26);
     assert_eq!(
-        call(&host, "GET", "/api/v1/not-documented", &Value::Null).0,
+        api(&host, "GET", "/api/v1/not-documented", &Value::Null).0,
         404
     );
 }
@@ -454,7 +430,7 @@ fn openapi_document_is_valid_and_lists_exactly_the_served_routes() {
 #[test]
 fn registry_operations_and_paging_1000_executions() {
     let host = app();
-    let created = ok(
+    let created = api_ok(
         &host,
         "POST",
         "/api/v1/things",
@@ -462,7 +438,7 @@ fn registry_operations_and_paging_1000_executions() {
         201,
     );
     let first_token = created["deviceToken"].as_str().unwrap().to_owned();
-    let described = ok(&host, "GET", "/api/v1/things/dev-0000", Value::Null, 200);
+    let described = api_ok(&host, "GET", "/api/v1/things/dev-0000", Value::Null, 200);
     assert_eq!(
         (
             described["attributes"]["model"].as_str(),
@@ -470,7 +446,7 @@ fn registry_operations_and_paging_1000_executions() {
         ),
         (Some("t1"), None)
     );
-    let updated = ok(
+    let updated = api_ok(
         &host,
         "PATCH",
         "/api/v1/things/dev-0000",
@@ -478,14 +454,14 @@ fn registry_operations_and_paging_1000_executions() {
         200,
     );
     assert_eq!(updated["version"], 2);
-    ok(
+    api_ok(
         &host,
         "PATCH",
         "/api/v1/things/dev-0000",
         json!({"attributes": {}, "expectedVersion": 1}),
         409,
     );
-    let rotated = ok(
+    let rotated = api_ok(
         &host,
         "POST",
         "/api/v1/things/dev-0000/token",
@@ -494,7 +470,7 @@ fn registry_operations_and_paging_1000_executions() {
     );
     assert_ne!(rotated["deviceToken"].as_str().unwrap(), first_token);
 
-    ok(
+    api_ok(
         &host,
         "POST",
         "/api/v1/thing-groups",
@@ -502,10 +478,10 @@ fn registry_operations_and_paging_1000_executions() {
         201,
     );
     assert_eq!(
-        ok(&host, "GET", "/api/v1/thing-groups/fleet", Value::Null, 200)["description"],
+        api_ok(&host, "GET", "/api/v1/thing-groups/fleet", Value::Null, 200)["description"],
         "all"
     );
-    ok(
+    api_ok(
         &host,
         "PUT",
         "/api/v1/thing-groups/fleet/things/dev-0000",
@@ -514,14 +490,14 @@ fn registry_operations_and_paging_1000_executions() {
     );
     for i in 1..1000 {
         let name = format!("dev-{i:04}");
-        ok(
+        api_ok(
             &host,
             "POST",
             "/api/v1/things",
             json!({"thingName": name}),
             201,
         );
-        ok(
+        api_ok(
             &host,
             "PUT",
             &format!("/api/v1/thing-groups/fleet/things/{name}"),
@@ -529,7 +505,7 @@ fn registry_operations_and_paging_1000_executions() {
             204,
         );
     }
-    let members = ok(
+    let members = api_ok(
         &host,
         "GET",
         "/api/v1/thing-groups/fleet/things?limit=250",
@@ -539,7 +515,7 @@ fn registry_operations_and_paging_1000_executions() {
     assert_eq!(members["thingNames"].as_array().unwrap().len(), 250);
     assert!(members["nextToken"].is_string());
     assert_eq!(
-        ok(
+        api_ok(
             &host,
             "GET",
             "/api/v1/thing-groups?limit=5",
@@ -549,7 +525,7 @@ fn registry_operations_and_paging_1000_executions() {
         "fleet"
     );
 
-    ok(
+    api_ok(
         &host,
         "POST",
         "/api/v1/jobs",
@@ -563,7 +539,7 @@ fn registry_operations_and_paging_1000_executions() {
             Some(t) => format!("/api/v1/jobs/big/executions?limit=7&nextToken={t}"),
             None => "/api/v1/jobs/big/executions?limit=7".to_owned(),
         };
-        let page = ok(&host, "GET", &path, Value::Null, 200);
+        let page = api_ok(&host, "GET", &path, Value::Null, 200);
         for summary in page["executionSummaries"].as_array().unwrap() {
             assert!(
                 seen.insert(summary["thingName"].as_str().unwrap().to_owned()),
@@ -577,23 +553,23 @@ fn registry_operations_and_paging_1000_executions() {
     }
     assert_eq!(seen.len(), 1000);
 
-    ok(
+    api_ok(
         &host,
         "DELETE",
         "/api/v1/thing-groups/fleet/things/dev-0001",
         Value::Null,
         204,
     );
-    ok(
+    api_ok(
         &host,
         "DELETE",
         "/api/v1/thing-groups/fleet/things/dev-0001",
         Value::Null,
         404,
     );
-    ok(&host, "DELETE", "/api/v1/things/dev-0002", Value::Null, 204);
-    ok(&host, "GET", "/api/v1/things/dev-0002", Value::Null, 404);
-    let removed = ok(
+    api_ok(&host, "DELETE", "/api/v1/things/dev-0002", Value::Null, 204);
+    api_ok(&host, "GET", "/api/v1/things/dev-0002", Value::Null, 404);
+    let removed = api_ok(
         &host,
         "GET",
         "/api/v1/jobs/big/executions/dev-0002",
@@ -604,12 +580,12 @@ fn registry_operations_and_paging_1000_executions() {
         removed["status"], "REMOVED",
         "a deleted thing's open execution is REMOVED"
     );
-    ok(
+    api_ok(
         &host,
         "DELETE",
         "/api/v1/thing-groups/fleet",
         Value::Null,
         204,
     );
-    ok(&host, "GET", "/api/v1/thing-groups/fleet", Value::Null, 404);
+    api_ok(&host, "GET", "/api/v1/thing-groups/fleet", Value::Null, 404);
 }

@@ -1,5 +1,7 @@
 #![allow(dead_code)] // each test file uses a part
 
+pub mod fleet;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};

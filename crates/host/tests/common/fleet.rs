@@ -1,0 +1,120 @@
+//! The fleetjobs application (the repository's spin.toml) on the real host,
+//! and the control-plane calls its end-to-end tests share.
+
+use std::path::Path;
+
+use serde_json::{json, Value};
+
+use super::{authorized_request, Host, SHARED_CACHE_DIR};
+
+pub const API_TOKEN: &str = "test-token-0123456789";
+
+/// `fleetjobs up` on the repository's spin.toml with `args` and `env` added.
+pub fn fleetjobs(args: &[&str], env: &[(&str, &str)]) -> Host {
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../spin.toml");
+    let mut all_args = vec!["--cache-dir", SHARED_CACHE_DIR];
+    all_args.extend_from_slice(args);
+    let mut all_env = vec![("SPIN_VARIABLE_API_TOKEN", API_TOKEN)];
+    all_env.extend_from_slice(env);
+    Host::start(&manifest, &all_args, &all_env)
+}
+
+/// A control-plane call with the API token: status and JSON body (null when
+/// empty, a string when not JSON).
+pub fn api(host: &Host, method: &str, path: &str, body: &Value) -> (u16, Value) {
+    let body = if body.is_null() {
+        String::new()
+    } else {
+        body.to_string()
+    };
+    let (status, text) = authorized_request(host.port, method, path, &body, Some(API_TOKEN));
+    let value = if text.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_str(&text).unwrap_or(Value::String(text))
+    };
+    (status, value)
+}
+
+/// A call that must answer `expected`; returns the body.
+pub fn api_ok(host: &Host, method: &str, path: &str, body: Value, expected: u16) -> Value {
+    let (status, reply) = api(host, method, path, &body);
+    assert_eq!(status, expected, "{method} {path}: {reply}");
+    reply
+}
+
+/// Registers a thing; returns its device token.
+pub fn create_thing(host: &Host, name: &str) -> String {
+    let reply = api_ok(
+        host,
+        "POST",
+        "/api/v1/things",
+        json!({"thingName": name}),
+        201,
+    );
+    reply["deviceToken"].as_str().unwrap().to_owned()
+}
+
+/// Registers `count` things named `{prefix}{i:05}` (on a few connections at
+/// once) in a new group named `prefix`; returns their names.
+pub fn create_fleet(host: &Host, prefix: &str, count: usize) -> Vec<String> {
+    let names: Vec<String> = (0..count).map(|i| format!("{prefix}{i:05}")).collect();
+    api_ok(
+        host,
+        "POST",
+        "/api/v1/thing-groups",
+        json!({"thingGroupName": prefix}),
+        201,
+    );
+    std::thread::scope(|scope| {
+        for chunk in names.chunks(count.div_ceil(4).max(1)) {
+            scope.spawn(move || {
+                for name in chunk {
+                    create_thing(host, name);
+                    api_ok(
+                        host,
+                        "PUT",
+                        &format!("/api/v1/thing-groups/{prefix}/things/{name}"),
+                        Value::Null,
+                        204,
+                    );
+                }
+            });
+        }
+    });
+    names
+}
+
+/// A CreateJob body for `things` with a document naming the job.
+pub fn job_body(job_id: &str, things: &[&str]) -> Value {
+    json!({
+        "jobId": job_id,
+        "targets": {"thingNames": things},
+        "document": {"operation": "update", "version": job_id},
+    })
+}
+
+pub fn create_job(host: &Host, body: &Value) -> Value {
+    api_ok(host, "POST", "/api/v1/jobs", body.clone(), 201)
+}
+
+pub fn describe_job(host: &Host, job_id: &str) -> Value {
+    api_ok(
+        host,
+        "GET",
+        &format!("/api/v1/jobs/{job_id}"),
+        Value::Null,
+        200,
+    )
+}
+
+/// The control plane's view of one execution.
+pub fn execution(host: &Host, job_id: &str, thing: &str) -> Value {
+    api_ok(
+        host,
+        "GET",
+        &format!("/api/v1/jobs/{job_id}/executions/{thing}"),
+        Value::Null,
+        200,
+    )
+}
