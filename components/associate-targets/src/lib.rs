@@ -3,7 +3,9 @@
 
 use fleetjobs_api::request::json_body;
 use fleetjobs_api::ApiError;
-use fleetjobs_component::{api_segments, no_route, now, publish_outbox, respond, store};
+use fleetjobs_component::{
+    api_segments, no_route, now, publish_outbox, respond, store, REQUEST_PUBLISH_LIMIT,
+};
 use serde_json::{json, Value};
 use spin_sdk::http::{Request, Response};
 use spin_sdk::http_component;
@@ -26,6 +28,6 @@ fn operate(request: &Request) -> Result<(u16, Value), ApiError> {
 #[http_component]
 fn handle(request: Request) -> Response {
     let response = respond(operate(&request));
-    publish_outbox();
+    publish_outbox(REQUEST_PUBLISH_LIMIT);
     response
 }

@@ -154,9 +154,10 @@ pub fn device_token_hash(token: &str) -> String {
 
 /// How many outbox messages one claim takes.
 const OUTBOX_BATCH: usize = 500;
-/// At most this many outbox messages are published after one request; a
-/// larger backlog is left to the sweeper, so a request stays short.
-const OUTBOX_LIMIT_PER_REQUEST: usize = 20_000;
+/// At most this many outbox messages are published after one request (a
+/// device request writes a few; a job for many things more): a larger
+/// backlog is left to the sweeper, so a request stays short.
+pub const REQUEST_PUBLISH_LIMIT: usize = 2_000;
 
 /// An outbound MQTT connection to `mqtt_url`, with a client id of its own
 /// (the broker allows one connection per client id).
@@ -170,30 +171,26 @@ pub fn mqtt_connection() -> Result<spin_sdk::mqtt::Connection, spin_sdk::mqtt::E
     spin_sdk::mqtt::Connection::open(&address, "", "", 30)
 }
 
-/// Publishes what the outbox holds: the notices the request's commit
-/// wrote, and any left over from a broker outage. Called after the commit;
-/// a failure is logged and the messages stay for the next publisher.
-pub fn publish_outbox() {
+/// Publishes up to `limit` messages the outbox holds, oldest first: the
+/// notices a commit wrote, and any left over from a broker outage. Called
+/// after the commit; a failure is logged and the messages stay for the next
+/// publisher.
+pub fn publish_outbox(limit: usize) {
     use spin_sdk::mqtt::{Connection, Qos};
     let store = match store() {
         Ok(store) => store,
         Err(e) => return eprintln!("outbox: {}", e.message),
     };
     let mut connection: Option<Connection> = None;
-    let outcome = store.publish_outbox(
-        now(),
-        OUTBOX_BATCH,
-        OUTBOX_LIMIT_PER_REQUEST,
-        |topic, payload| {
-            if connection.is_none() {
-                connection = Some(mqtt_connection().map_err(|e| e.to_string())?);
-            }
-            let connection = connection.as_ref().expect("opened above");
-            connection
-                .publish(topic, payload, Qos::AtLeastOnce)
-                .map_err(|e| e.to_string())
-        },
-    );
+    let outcome = store.publish_outbox(now(), OUTBOX_BATCH, limit, |topic, payload| {
+        if connection.is_none() {
+            connection = Some(mqtt_connection().map_err(|e| e.to_string())?);
+        }
+        let connection = connection.as_ref().expect("opened above");
+        connection
+            .publish(topic, payload, Qos::AtLeastOnce)
+            .map_err(|e| e.to_string())
+    });
     match outcome {
         Ok(published) => {
             if let Some(failure) = published.failure {

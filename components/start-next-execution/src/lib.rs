@@ -5,7 +5,7 @@
 
 use fleetjobs_api::device::{DeviceError, StartNextRequest};
 use fleetjobs_component::device::{serve_device, DeviceCall};
-use fleetjobs_component::{publish_outbox, store};
+use fleetjobs_component::{publish_outbox, store, REQUEST_PUBLISH_LIMIT};
 use fleetjobs_core::protocol;
 use serde_json::{Map, Value};
 use spin_sdk::http::{Request, Response};
@@ -31,7 +31,7 @@ fn operate(call: &mut DeviceCall<StartNextRequest>) -> Result<Value, DeviceError
         }
         Ok(call.reply(fields).to_string())
     })?;
-    publish_outbox();
+    publish_outbox(REQUEST_PUBLISH_LIMIT);
     serde_json::from_str(&reply).map_err(|e| DeviceError::internal(e.to_string()))
 }
 

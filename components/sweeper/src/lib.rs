@@ -21,6 +21,9 @@ struct Sweeper;
 export!(Sweeper);
 
 const DAY_MS: i64 = 24 * 60 * 60 * 1000;
+/// Outbox messages one pass publishes: a job for 100,000 things writes
+/// 200,000, so a few passes catch up.
+const PASS_PUBLISH_LIMIT: usize = 50_000;
 
 fn number(name: &str, default: u64) -> Result<u64, Error> {
     let text = variable(name, &default.to_string());
@@ -32,7 +35,7 @@ fn number(name: &str, default: u64) -> Result<u64, Error> {
 impl Guest for Sweeper {
     fn handle_cron_event(metadata: Metadata) -> Result<(), Error> {
         let every = number("sweep_every_seconds", 2)?.max(1);
-        if metadata.timestamp % every != 0 {
+        if !metadata.timestamp.is_multiple_of(every) {
             return Ok(());
         }
         let options = SweepOptions {
@@ -46,7 +49,7 @@ impl Guest for Sweeper {
         if report != SweepReport::default() {
             println!("sweep: {report:?}");
         }
-        publish_outbox();
+        publish_outbox(PASS_PUBLISH_LIMIT);
         Ok(())
     }
 }

@@ -4,7 +4,7 @@
 
 use fleetjobs_api::device::{execution_state, DeviceError, UpdateRequest};
 use fleetjobs_component::device::{serve_device, DeviceCall};
-use fleetjobs_component::{publish_outbox, store};
+use fleetjobs_component::{publish_outbox, store, REQUEST_PUBLISH_LIMIT};
 use fleetjobs_core::execution::DeviceUpdate;
 use fleetjobs_core::protocol;
 use serde_json::{Map, Value};
@@ -42,7 +42,7 @@ fn operate(call: &mut DeviceCall<UpdateRequest>) -> Result<Value, DeviceError> {
         }
         Ok(call.reply(fields).to_string())
     })?;
-    publish_outbox();
+    publish_outbox(REQUEST_PUBLISH_LIMIT);
     serde_json::from_str(&reply).map_err(|e| DeviceError::internal(e.to_string()))
 }
 

@@ -62,7 +62,8 @@ struct UpArgs {
     /// Stop a component that runs longer than this (milliseconds).
     #[arg(long, default_value_t = 30_000)]
     execution_deadline_ms: u64,
-    /// Expose /.well-known/fleetjobs/ to move the clock and run cron now (tests only).
+    /// Expose /.well-known/fleetjobs/ to move the clock and run cron now; cron
+    /// then runs only on demand (tests only).
     #[arg(long)]
     test_clock: bool,
 }
@@ -151,7 +152,10 @@ async fn up(args: UpArgs) -> Result<(), String> {
 
     let (stop, stopping) = watch::channel(false);
     let mut triggers = JoinSet::new();
-    crate::cron::spawn_all(&app, &mut triggers, &stopping);
+    // With the test clock the test owns time: cron runs only on demand.
+    if !args.test_clock {
+        crate::cron::spawn_all(&app, &mut triggers, &stopping);
+    }
     crate::mqtt_trigger::spawn_all(&app, &mut triggers, &stopping)?;
 
     println!("fleetjobs: serving {}", app.manifest.application.name);

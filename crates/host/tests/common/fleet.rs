@@ -85,6 +85,31 @@ pub fn create_fleet(host: &Host, prefix: &str, count: usize) -> Vec<String> {
     names
 }
 
+/// Registers `count` things named `{prefix}{i:05}` in a new group named
+/// `prefix` straight into the running host's database (one transaction), for
+/// fleets too large to register call by call; returns their names.
+pub fn seed_fleet(host: &Host, prefix: &str, count: usize) -> Vec<String> {
+    use fleetjobs_store::backend::native::NativeSql;
+    use fleetjobs_store::{Store, StoreOptions};
+
+    let names: Vec<String> = (0..count).map(|i| format!("{prefix}{i:05}")).collect();
+    let path = host.state_dir().join("sqlite_db.db");
+    let store = Store::new(NativeSql::open(path).unwrap(), StoreOptions::default());
+    let now = fleetjobs_core::Timestamp(0);
+    store.migrate(now).unwrap();
+    store
+        .transaction(|store| {
+            store.insert_group(prefix, None, now)?;
+            for name in &names {
+                store.insert_thing(name, &Default::default(), "", now)?;
+                store.insert_member(prefix, name)?;
+            }
+            Ok(())
+        })
+        .unwrap();
+    names
+}
+
 /// A CreateJob body for `things` with a document naming the job.
 pub fn job_body(job_id: &str, things: &[&str]) -> Value {
     json!({
