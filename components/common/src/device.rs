@@ -12,6 +12,9 @@ use fleetjobs_core::Timestamp;
 use serde_json::{Map, Value};
 use spin_sdk::http::{Request, Response};
 
+use fleetjobs_store::backend::spin::SpinSql;
+use fleetjobs_store::Store;
+
 use crate::now;
 
 /// The device API's path prefix: `/device/v1/things/{thing}/jobs[/{jobId}]`.
@@ -60,12 +63,24 @@ impl<R> DeviceCall<R> {
         stamp(fields, self.client_token.as_deref(), self.now)
     }
 
-    /// The key under which a mutating request's reply is remembered, so a
-    /// repeated clientToken gets it again: one per operation and token.
-    pub fn replay_key(&self, operation: &str) -> Option<String> {
-        self.client_token
+    /// Runs a mutating request once per clientToken (a repeat gets the first
+    /// reply; `operation` keeps different requests with the same token
+    /// apart), then publishes the notices the commit wrote.
+    pub fn apply_once(
+        &self,
+        operation: &str,
+        apply: impl FnOnce(&Store<SpinSql>) -> fleetjobs_store::Result<Map<String, Value>>,
+    ) -> Result<Value, DeviceError> {
+        let key = self
+            .client_token
             .as_ref()
-            .map(|token| format!("{operation} {token}"))
+            .map(|token| format!("{operation} {token}"));
+        let reply =
+            crate::store()?.apply_once(&self.thing_name, key.as_deref(), self.now, |store| {
+                Ok(self.reply(apply(store)?).to_string())
+            })?;
+        crate::publish_outbox(crate::REQUEST_PUBLISH_LIMIT);
+        serde_json::from_str(&reply).map_err(|e| DeviceError::internal(e.to_string()))
     }
 }
 

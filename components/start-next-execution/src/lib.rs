@@ -5,16 +5,13 @@
 
 use fleetjobs_api::device::{DeviceError, StartNextRequest};
 use fleetjobs_component::device::{serve_device, DeviceCall};
-use fleetjobs_component::{publish_outbox, store, REQUEST_PUBLISH_LIMIT};
 use fleetjobs_core::protocol;
 use serde_json::{Map, Value};
 use spin_sdk::http::{Request, Response};
 use spin_sdk::http_component;
 
 fn operate(call: &mut DeviceCall<StartNextRequest>) -> Result<Value, DeviceError> {
-    let store = store()?;
-    let key = call.replay_key("start-next");
-    let reply = store.apply_once(&call.thing_name, key.as_deref(), call.now, |store| {
+    call.apply_once("start-next", |store| {
         let started = store.start_next(
             &call.thing_name,
             call.request.status_details.as_ref(),
@@ -29,10 +26,8 @@ fn operate(call: &mut DeviceCall<StartNextRequest>) -> Result<Value, DeviceError
                 protocol::execution(&execution, Some(&document), call.form, call.now),
             );
         }
-        Ok(call.reply(fields).to_string())
-    })?;
-    publish_outbox(REQUEST_PUBLISH_LIMIT);
-    serde_json::from_str(&reply).map_err(|e| DeviceError::internal(e.to_string()))
+        Ok(fields)
+    })
 }
 
 #[http_component]

@@ -4,7 +4,6 @@
 
 use fleetjobs_api::device::{execution_state, DeviceError, UpdateRequest};
 use fleetjobs_component::device::{serve_device, DeviceCall};
-use fleetjobs_component::{publish_outbox, store, REQUEST_PUBLISH_LIMIT};
 use fleetjobs_core::execution::DeviceUpdate;
 use fleetjobs_core::protocol;
 use serde_json::{Map, Value};
@@ -12,16 +11,14 @@ use spin_sdk::http::{Request, Response};
 use spin_sdk::http_component;
 
 fn operate(call: &mut DeviceCall<UpdateRequest>) -> Result<Value, DeviceError> {
-    let store = store()?;
     let job_id = call.job_id()?.to_owned();
-    let key = call.replay_key(&format!("{job_id}/update"));
     let update = DeviceUpdate {
         status: call.request.status,
         status_details: call.request.status_details.clone(),
         expected_version: call.request.expected_version.map(|v| v.0),
         step_timeout_in_minutes: call.request.step_timeout_in_minutes,
     };
-    let reply = store.apply_once(&call.thing_name, key.as_deref(), call.now, |store| {
+    call.apply_once(&format!("{job_id}/update"), |store| {
         let execution = store.device_update(
             &call.thing_name,
             &job_id,
@@ -40,10 +37,8 @@ fn operate(call: &mut DeviceCall<UpdateRequest>) -> Result<Value, DeviceError> {
                 protocol::job_document(&document, call.form),
             );
         }
-        Ok(call.reply(fields).to_string())
-    })?;
-    publish_outbox(REQUEST_PUBLISH_LIMIT);
-    serde_json::from_str(&reply).map_err(|e| DeviceError::internal(e.to_string()))
+        Ok(fields)
+    })
 }
 
 #[http_component]

@@ -174,22 +174,9 @@ pub fn parse<T: DeserializeOwned>(payload: &[u8]) -> Result<T, DeviceError> {
             "the payload is larger than {MAX_PAYLOAD_BYTES} bytes"
         )));
     }
-    let payload: &[u8] = if payload.iter().all(u8::is_ascii_whitespace) {
-        b"{}"
-    } else {
-        payload
-    };
-    let mut deserializer = serde_json::Deserializer::from_slice(payload);
-    serde_path_to_error::deserialize(&mut deserializer).map_err(|e| {
-        let path = e.path().to_string();
-        let inner = e.into_inner();
-        if inner.is_syntax() || inner.is_eof() {
-            DeviceError::invalid_json(format!("the payload is not valid JSON: {inner}"))
-        } else if path == "." || path.is_empty() {
-            DeviceError::invalid(format!("the payload is not valid: {inner}"))
-        } else {
-            DeviceError::invalid(format!("{path}: {inner}"))
-        }
+    crate::request::parse_json(payload, "payload").map_err(|e| match e.syntax {
+        true => DeviceError::invalid_json(e.message),
+        false => DeviceError::invalid(e.message),
     })
 }
 

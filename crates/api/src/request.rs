@@ -16,20 +16,38 @@ pub fn json_body<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
     if body.len() > MAX_BODY_BYTES {
         return Err(ApiError::too_large(MAX_BODY_BYTES));
     }
-    let body: &[u8] = if body.iter().all(u8::is_ascii_whitespace) {
+    parse_json(body, "body").map_err(|e| ApiError::invalid(e.message))
+}
+
+/// Why a JSON payload was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JsonError {
+    /// Not JSON at all (as opposed to JSON with a wrong field).
+    pub syntax: bool,
+    /// Names the failing field, or says the `what` is not valid.
+    pub message: String,
+}
+
+/// Parses a JSON payload (blank is `{}`), naming the failing field.
+pub fn parse_json<T: DeserializeOwned>(payload: &[u8], what: &str) -> Result<T, JsonError> {
+    let payload: &[u8] = if payload.iter().all(u8::is_ascii_whitespace) {
         b"{}"
     } else {
-        body
+        payload
     };
-    let mut deserializer = serde_json::Deserializer::from_slice(body);
+    let mut deserializer = serde_json::Deserializer::from_slice(payload);
     serde_path_to_error::deserialize(&mut deserializer).map_err(|e| {
         let path = e.path().to_string();
         let inner = e.into_inner();
-        if path == "." || path.is_empty() {
-            ApiError::invalid(format!("the body is not valid: {inner}"))
+        let syntax = inner.is_syntax() || inner.is_eof();
+        let message = if syntax {
+            format!("the {what} is not valid JSON: {inner}")
+        } else if path == "." || path.is_empty() {
+            format!("the {what} is not valid: {inner}")
         } else {
-            ApiError::invalid(format!("{path}: {inner}"))
-        }
+            format!("{path}: {inner}")
+        };
+        JsonError { syntax, message }
     })
 }
 
