@@ -15,8 +15,16 @@
 //! the device resubscribes when the broker lost its session). Every wait takes
 //! a timeout and ends at a deadline: nothing sleeps for a fixed time.
 //!
-//! The `fleetjobs-sim` binary runs a small fleet of such devices that execute
-//! every job they are handed.
+//! [`Fleet`] runs many such devices in one process, each driven by an agent
+//! that runs the jobs it is handed the way its [`Behaviour`] says (succeed,
+//! fail, reject, hang, connect late, or run slowly), and counts what happened.
+//!
+//! The `fleetjobs-sim` binary runs such a fleet with a live summary (`run`),
+//! and draws a job's progress as the control plane reports it (`watch`).
+
+mod fleet;
+
+pub use fleet::{Behaviour, Fleet, FleetConfig, Outcome, Summary};
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -124,6 +132,31 @@ impl Shared {
     }
 }
 
+/// Stops a [`Device`]'s connection from another thread: the device disconnects
+/// cleanly and every wait on it (a call, a notice) ends at once with
+/// [`Error::Closed`].
+pub(crate) struct Closer {
+    client: Client,
+    shared: Arc<Shared>,
+}
+
+impl Closer {
+    pub(crate) fn close(&self) {
+        self.shared.stopping.store(true, Ordering::SeqCst);
+        // Wakes the thread if it is connected; if it is not, its next
+        // connection error ends it.
+        let _ = self.client.try_disconnect();
+    }
+}
+
+/// What ended [`Device::wait_for_work`].
+pub(crate) enum Wake {
+    /// A notice matching the predicate arrived (and was taken).
+    Notified,
+    /// The connection became ready again: this is the new connection count.
+    Reconnected(u64),
+}
+
 /// One simulated device: an MQTT session whose client id is the thing name.
 pub struct Device {
     thing: String,
@@ -170,6 +203,16 @@ fn classify(base: &str, topic: &str) -> Incoming {
 fn parse_body(payload: &[u8]) -> Value {
     serde_json::from_slice(payload)
         .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(payload).into_owned()))
+}
+
+/// The first notice matching `pred`, discarding the ones before it.
+fn take_notice(inbox: &mut Inbox, pred: impl Fn(&Notice) -> bool) -> Option<Notice> {
+    while let Some(notice) = inbox.notices.pop_front() {
+        if pred(&notice) {
+            return Some(notice);
+        }
+    }
+    None
 }
 
 fn push_bounded<T>(queue: &mut VecDeque<T>, item: T) {
@@ -439,14 +482,7 @@ impl Device {
         self.wait(
             timeout,
             || "a matching notice".to_owned(),
-            |inbox| {
-                while let Some(notice) = inbox.notices.pop_front() {
-                    if pred(&notice) {
-                        return Some(notice);
-                    }
-                }
-                None
-            },
+            |inbox| take_notice(inbox, &pred),
         )
     }
 
@@ -488,10 +524,36 @@ impl Device {
     }
 
     fn stop(&self) {
-        self.shared.stopping.store(true, Ordering::SeqCst);
-        // Wakes the thread if it is connected; if it is not, its next
-        // connection error ends it.
-        let _ = self.client.try_disconnect();
+        self.closer().close();
+    }
+
+    /// A handle that stops this device from another thread.
+    pub(crate) fn closer(&self) -> Closer {
+        Closer {
+            client: self.client.clone(),
+            shared: self.shared.clone(),
+        }
+    }
+
+    /// Waits up to `timeout` for a notice matching `pred` (discarding the
+    /// notices before it) or for [`connections`](Self::connections) to exceed
+    /// `connections`, whichever comes first: what an idle agent waits for.
+    pub(crate) fn wait_for_work(
+        &self,
+        connections: u64,
+        timeout: Duration,
+        pred: impl Fn(&Notice) -> bool,
+    ) -> Result<Wake, Error> {
+        self.wait(
+            timeout,
+            || format!("a matching notice or connection #{}", connections + 1),
+            |inbox| {
+                if inbox.connections > connections {
+                    return Some(Wake::Reconnected(inbox.connections));
+                }
+                take_notice(inbox, &pred).map(|_| Wake::Notified)
+            },
+        )
     }
 
     fn reply_topic(&self, suffix: &str, accepted: bool) -> String {

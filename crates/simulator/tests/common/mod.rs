@@ -2,10 +2,11 @@
 //! rumqttc client playing the service, and a confirmed publisher.
 #![allow(dead_code)] // each test crate uses a different part
 
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
+use std::sync::{mpsc, Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -294,4 +295,158 @@ pub fn notice_topic(thing: &str, kind: NoticeKind) -> String {
         NoticeKind::Notify => format!("{PREFIX}/{thing}/jobs/notify"),
         NoticeKind::NotifyNext => format!("{PREFIX}/{thing}/jobs/notify-next"),
     }
+}
+
+// ---------------------------------------------------------------- a jobs service
+
+/// An execution the fake jobs service keeps for a thing.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FakeExecution {
+    pub job: String,
+    pub number: i64,
+    pub status: String,
+}
+
+/// An update the fake jobs service accepted.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FakeUpdate {
+    pub thing: String,
+    pub job: String,
+    pub status: String,
+    pub details: Value,
+}
+
+/// The state of a minimal in-memory jobs service: one queue of executions per thing.
+#[derive(Debug, Default)]
+pub struct Jobs {
+    /// Per thing, its executions that are not terminal yet; the head is the next one.
+    pub pending: HashMap<String, VecDeque<FakeExecution>>,
+    /// Every update accepted, in order.
+    pub updates: Vec<FakeUpdate>,
+    /// Per thing, when each of its start-next requests arrived.
+    pub start_nexts: HashMap<String, Vec<Instant>>,
+    /// A FAILED execution comes back as a new one (executionNumber + 1)
+    /// while its number is below this.
+    pub max_attempts: i64,
+    /// Jobs whose execution the operator cancels right after start-next hands it out:
+    /// the device's next update of it is rejected.
+    pub cancel_once_started: HashSet<String>,
+}
+
+impl Jobs {
+    pub fn shared() -> Arc<Mutex<Jobs>> {
+        Arc::new(Mutex::new(Jobs::default()))
+    }
+
+    /// Queues the first execution of `job` for `thing`.
+    pub fn queue(&mut self, thing: &str, job: &str) {
+        self.pending
+            .entry(thing.to_owned())
+            .or_default()
+            .push_back(FakeExecution {
+                job: job.to_owned(),
+                number: 1,
+                status: "QUEUED".to_owned(),
+            });
+    }
+
+    /// The updates accepted for `thing`, as "job status".
+    pub fn updates_of(&self, thing: &str) -> Vec<String> {
+        self.updates
+            .iter()
+            .filter(|u| u.thing == thing)
+            .map(|u| format!("{} {}", u.job, u.status))
+            .collect()
+    }
+
+    pub fn start_next_count(&self, thing: &str) -> usize {
+        self.start_nexts.get(thing).map_or(0, Vec::len)
+    }
+
+    /// Answers one request, like the real service would.
+    fn answer(&mut self, thing: &str, request: &str, body: &Value) -> Option<(bool, Value)> {
+        let mut reply = json!({ "clientToken": body["clientToken"], "timestamp": 1 });
+        let queue = self.pending.entry(thing.to_owned()).or_default();
+        if request == "start-next" {
+            self.start_nexts
+                .entry(thing.to_owned())
+                .or_default()
+                .push(Instant::now());
+            if let Some(execution) = queue.front_mut() {
+                execution.status = "IN_PROGRESS".to_owned();
+                reply["execution"] = json!({
+                    "jobId": execution.job,
+                    "thingName": thing,
+                    "status": execution.status,
+                    "versionNumber": 2,
+                    "executionNumber": execution.number,
+                    "jobDocument": { "operation": "test" },
+                });
+                if self.cancel_once_started.contains(&execution.job) {
+                    queue.pop_front();
+                }
+            }
+            return Some((true, reply));
+        }
+        let job = request.strip_suffix("/update")?;
+        let Some(index) = queue.iter().position(|e| e.job == job) else {
+            reply["code"] = json!("InvalidStateTransition");
+            return Some((false, reply));
+        };
+        let status = body["status"].as_str().unwrap_or_default().to_owned();
+        self.updates.push(FakeUpdate {
+            thing: thing.to_owned(),
+            job: job.to_owned(),
+            status: status.clone(),
+            details: body["statusDetails"].clone(),
+        });
+        if ["SUCCEEDED", "FAILED", "REJECTED"].contains(&status.as_str()) {
+            let execution = queue.remove(index).unwrap();
+            if status == "FAILED" && execution.number < self.max_attempts {
+                queue.push_back(FakeExecution {
+                    number: execution.number + 1,
+                    status: "QUEUED".to_owned(),
+                    ..execution
+                });
+            }
+        } else {
+            queue[index].status = status;
+        }
+        Some((true, reply))
+    }
+}
+
+/// A minimal jobs service over `jobs`: start-next hands out the head of the
+/// thing's queue, updates move it on, and an update of an execution that is
+/// not there (canceled, or never handed out) is rejected with InvalidStateTransition.
+pub fn job_service(url: &str, jobs: Arc<Mutex<Jobs>>) -> Service {
+    Service::start(
+        url,
+        Box::new(move |topic, payload| {
+            let body: Value = serde_json::from_slice(payload).unwrap_or(Value::Null);
+            let rest = topic.strip_prefix(&format!("{PREFIX}/")).unwrap();
+            let (thing, request) = rest.split_once("/jobs/").unwrap();
+            match jobs.lock().unwrap().answer(thing, request, &body) {
+                Some((accepted, reply)) => {
+                    let outcome = if accepted { "accepted" } else { "rejected" };
+                    vec![(format!("{topic}/{outcome}"), reply.to_string().into_bytes())]
+                }
+                None => Vec::new(),
+            }
+        }),
+    )
+}
+
+/// Tells each of `things` that `job` is next, as the service does when a job is queued.
+pub fn notify_next(url: &str, things: &[String], job: &str) {
+    let messages: Vec<(String, Value)> = things
+        .iter()
+        .map(|thing| {
+            (
+                notice_topic(thing, NoticeKind::NotifyNext),
+                json!({ "timestamp": 1, "execution": { "jobId": job } }),
+            )
+        })
+        .collect();
+    publish_confirmed(url, &messages);
 }
