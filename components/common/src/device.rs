@@ -79,7 +79,7 @@ impl<R> DeviceCall<R> {
             crate::store()?.apply_once(&self.thing_name, key.as_deref(), self.now, |store| {
                 Ok(self.reply(apply(store)?).to_string())
             })?;
-        crate::publish_outbox(crate::REQUEST_PUBLISH_LIMIT);
+        crate::publish_outbox(crate::REQUEST_PUBLISH_BUDGET);
         serde_json::from_str(&reply).map_err(|e| DeviceError::internal(e.to_string()))
     }
 }

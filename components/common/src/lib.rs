@@ -154,10 +154,10 @@ pub fn device_token_hash(token: &str) -> String {
 
 /// How many outbox messages one claim takes.
 const OUTBOX_BATCH: usize = 500;
-/// At most this many outbox messages are published after one request (a
-/// device request writes a few; a job for many things more): a larger
-/// backlog is left to the sweeper, so a request stays short.
-pub const REQUEST_PUBLISH_LIMIT: usize = 2_000;
+/// How long a request spends publishing after its commit (a device request
+/// writes a few messages, a job for many things many): a larger backlog is
+/// left to the sweeper, so a request stays short.
+pub const REQUEST_PUBLISH_BUDGET: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// An outbound MQTT connection to `mqtt_url`, with a client id of its own
 /// (the broker allows one connection per client id).
@@ -171,18 +171,19 @@ pub fn mqtt_connection() -> Result<spin_sdk::mqtt::Connection, spin_sdk::mqtt::E
     spin_sdk::mqtt::Connection::open(&address, "", "", 30)
 }
 
-/// Publishes up to `limit` messages the outbox holds, oldest first: the
-/// notices a commit wrote, and any left over from a broker outage. Called
-/// after the commit; a failure is logged and the messages stay for the next
-/// publisher.
-pub fn publish_outbox(limit: usize) {
+/// Publishes what the outbox holds, oldest first, for at most `budget`:
+/// the notices a commit wrote, and any left over from a broker outage.
+/// Called after the commit; a failure is logged and the messages stay for
+/// the next publisher.
+pub fn publish_outbox(budget: std::time::Duration) {
     use spin_sdk::mqtt::{Connection, Qos};
+    let started = std::time::Instant::now();
     let store = match store() {
         Ok(store) => store,
         Err(e) => return eprintln!("outbox: {}", e.message),
     };
     let mut connection: Option<Connection> = None;
-    let outcome = store.publish_outbox(now(), OUTBOX_BATCH, limit, |topic, payload| {
+    let mut publish = |topic: &str, payload: &[u8]| {
         if connection.is_none() {
             connection = Some(mqtt_connection().map_err(|e| e.to_string())?);
         }
@@ -190,7 +191,24 @@ pub fn publish_outbox(limit: usize) {
         connection
             .publish(topic, payload, Qos::AtLeastOnce)
             .map_err(|e| e.to_string())
-    });
+    };
+    let mut total = 0;
+    let outcome = loop {
+        match store.publish_outbox(now(), OUTBOX_BATCH, OUTBOX_BATCH, &mut publish) {
+            Ok(batch)
+                if batch.failure.is_none()
+                    && batch.count == OUTBOX_BATCH
+                    && started.elapsed() < budget =>
+            {
+                total += batch.count;
+            }
+            Ok(mut last) => {
+                last.count += total;
+                break Ok(last);
+            }
+            Err(e) => break Err(e),
+        }
+    };
     match outcome {
         Ok(published) => {
             if let Some(failure) = published.failure {

@@ -7,7 +7,7 @@
 use fleetjobs_api::request::{json_body, page_params};
 use fleetjobs_api::{views, ApiError};
 use fleetjobs_component::{
-    api_segments, method_name, no_route, now, publish_outbox, respond, store, REQUEST_PUBLISH_LIMIT,
+    api_segments, method_name, no_route, now, publish_outbox, respond, store, REQUEST_PUBLISH_BUDGET,
 };
 use fleetjobs_core::model::ThingGroup;
 use fleetjobs_core::validate;
@@ -81,6 +81,6 @@ fn operate(request: &Request) -> Result<(u16, Value), ApiError> {
 #[http_component]
 fn handle(request: Request) -> Response {
     let response = respond(operate(&request));
-    publish_outbox(REQUEST_PUBLISH_LIMIT);
+    publish_outbox(REQUEST_PUBLISH_BUDGET);
     response
 }

@@ -5,7 +5,6 @@
 //!
 //! `cargo run --release -p fleetjobs-store --example bench_create_job [things]`
 
-use std::collections::BTreeMap;
 use std::time::Instant;
 
 use fleetjobs_core::job::CreateJob;
@@ -27,14 +26,7 @@ fn main() {
     store.migrate(now).unwrap();
     let names: Vec<String> = (0..things).map(|i| format!("thing-{i:06}")).collect();
     store
-        .transaction(|s| {
-            s.insert_group("fleet", None, now)?;
-            for name in &names {
-                s.insert_thing(name, &BTreeMap::new(), "hash", now)?;
-                s.insert_member("fleet", name)?;
-            }
-            Ok(())
-        })
+        .register_group_of_things("fleet", &names, now)
         .unwrap();
 
     let limit = bulk_insert_rate(&dir, things);

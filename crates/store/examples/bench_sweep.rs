@@ -5,7 +5,6 @@
 //!
 //! `cargo run --release -p fleetjobs-store --example bench_sweep [small] [large]`
 
-use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use fleetjobs_core::job::CreateJob;
@@ -24,16 +23,9 @@ fn median_pass(executions: usize) -> Duration {
         StoreOptions::default(),
     );
     store.migrate(now).unwrap();
+    let names: Vec<String> = (0..executions).map(|i| format!("thing-{i:07}")).collect();
     store
-        .transaction(|s| {
-            s.insert_group("fleet", None, now)?;
-            for i in 0..executions {
-                let name = format!("thing-{i:07}");
-                s.insert_thing(&name, &BTreeMap::new(), "hash", now)?;
-                s.insert_member("fleet", &name)?;
-            }
-            Ok(())
-        })
+        .register_group_of_things("fleet", &names, now)
         .unwrap();
     let request: CreateJob = serde_json::from_value(serde_json::json!({
         "targets": {"thingGroupNames": ["fleet"]},

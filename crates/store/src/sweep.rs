@@ -32,7 +32,7 @@ impl Default for SweepOptions {
         SweepOptions {
             jobs: 100,
             timeouts: 1000,
-            deletion_batches: 10,
+            deletion_batches: 5,
             retention_ms: 90 * DAY_MS,
             reply_memory_ms: DAY_MS,
         }

@@ -150,6 +150,24 @@ impl<S: Sql> Store<S> {
         })
     }
 
+    /// Registers a group and its member things in one transaction (things
+    /// without a device token): bulk setup for benchmarks and test fleets.
+    pub fn register_group_of_things(
+        &self,
+        group_name: &str,
+        thing_names: &[String],
+        now: Timestamp,
+    ) -> Result<()> {
+        self.transaction(|store| {
+            store.insert_group(group_name, None, now)?;
+            for name in thing_names {
+                store.insert_thing(name, &Default::default(), "", now)?;
+                store.insert_member(group_name, name)?;
+            }
+            Ok(())
+        })
+    }
+
     /// The thing whose device token has this hash, if any.
     pub fn thing_with_token_hash(&self, token_hash: &str) -> Result<Option<String>> {
         let rows = self.sql.query(

@@ -97,16 +97,7 @@ pub fn seed_fleet(host: &Host, prefix: &str, count: usize) -> Vec<String> {
     let store = Store::new(NativeSql::open(path).unwrap(), StoreOptions::default());
     let now = fleetjobs_core::Timestamp(0);
     store.migrate(now).unwrap();
-    store
-        .transaction(|store| {
-            store.insert_group(prefix, None, now)?;
-            for name in &names {
-                store.insert_thing(name, &Default::default(), "", now)?;
-                store.insert_member(prefix, name)?;
-            }
-            Ok(())
-        })
-        .unwrap();
+    store.register_group_of_things(prefix, &names, now).unwrap();
     names
 }
 
@@ -142,4 +133,45 @@ pub fn execution(host: &Host, job_id: &str, thing: &str) -> Value {
         Value::Null,
         200,
     )
+}
+
+/// The app with the test clock: cron runs only when the test asks, and the
+/// sweeper makes a pass on every run.
+pub fn fleetjobs_on_test_clock() -> Host {
+    fleetjobs(
+        &["--test-clock"],
+        &[("SPIN_VARIABLE_SWEEP_EVERY_SECONDS", "1")],
+    )
+}
+
+/// The test clock's now, in milliseconds.
+pub fn now_ms(host: &Host) -> i64 {
+    let (status, body) = host.get("/.well-known/fleetjobs/clock");
+    assert_eq!(status, 200, "{body}");
+    body.trim().parse().unwrap()
+}
+
+pub fn advance_minutes(host: &Host, minutes: u64) {
+    let path = format!(
+        "/.well-known/fleetjobs/clock/advance?seconds={}",
+        minutes * 60
+    );
+    let (status, body) = host.post(&path, "");
+    assert_eq!(status, 200, "{body}");
+}
+
+/// One sweeper pass, now.
+pub fn sweep(host: &Host) {
+    let (status, body) = host.post("/.well-known/fleetjobs/cron/run?component=sweeper", "");
+    assert_eq!(status, 200, "{body}");
+}
+
+/// All executions of a job, from its counters.
+pub fn executions(host: &Host, job_id: &str) -> u64 {
+    describe_job(host, job_id)["jobProcessDetails"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|n| n.as_u64().unwrap())
+        .sum()
 }
