@@ -11,6 +11,7 @@ scripts/setup.sh
 echo "building fleetjobs, the simulator and the components (release)…"
 cargo build --quiet --release -p fleetjobs -p fleetjobs-simulator
 target/release/fleetjobs build --from spin.toml >/dev/null
+SECONDS=0
 
 state="$(mktemp -d)"
 port="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
@@ -78,3 +79,4 @@ api -X POST "$DEMO_API/api/v1/jobs" -d "{
 target/release/fleetjobs-sim watch --api "$DEMO_API" --token "$DEMO_TOKEN" --job demo-firmware \
   --total "$devices"
 echo "devices: $(tail -n 1 "$state/devices.log")"
+echo "the demo ran for ${SECONDS} s after the build"
