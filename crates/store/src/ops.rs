@@ -16,6 +16,9 @@ use crate::{Error, Result, Store};
 
 /// How many executions one transaction of a bulk job-level change touches.
 pub const BATCH: usize = 1000;
+/// Batches a job-level cancel does within its request, so a request for a
+/// big job stays well inside the execution deadline.
+pub const CANCEL_BATCHES_INLINE: usize = 5;
 
 fn not_found(job_id: &str, thing_name: &str) -> Error {
     Rejection::ResourceNotFound(format!(
@@ -287,7 +290,8 @@ impl<S: Sql> Store<S> {
     }
 
     /// CancelJob: the job becomes CANCELED and its QUEUED executions (and
-    /// IN_PROGRESS ones with force) are canceled, in batches of [`BATCH`].
+    /// IN_PROGRESS ones with force) are canceled, in batches of [`BATCH`]: up
+    /// to [`CANCEL_BATCHES_INLINE`] with the request, the rest by the sweeper.
     pub fn cancel_job(&self, job_id: &str, request: &CancelJob, now: Timestamp) -> Result<Job> {
         let job = self.transaction(|store| {
             let job = store.existing_job(job_id)?;
@@ -295,7 +299,7 @@ impl<S: Sql> Store<S> {
             store.apply_cancel(&job, &next, scope, now)?;
             Ok(next)
         })?;
-        self.finish_cancel(&job, now)?;
+        self.finish_cancel(&job, now, CANCEL_BATCHES_INLINE)?;
         Ok(job)
     }
 
@@ -319,12 +323,16 @@ impl<S: Sql> Store<S> {
     }
 
     /// Cancels what is left of a canceled job's executions, a batch per
-    /// transaction (also the sweeper's step for an interrupted cancel).
-    pub fn finish_cancel(&self, job: &Job, now: Timestamp) -> Result<()> {
+    /// transaction, at most `max_batches` (the sweeper finishes the rest).
+    pub fn finish_cancel(&self, job: &Job, now: Timestamp, max_batches: usize) -> Result<()> {
         let scope = CancelScope {
             force: job.force_canceled,
         };
-        while self.transaction(|store| store.cancel_batch(job, scope, now))? == BATCH {}
+        for _ in 0..max_batches {
+            if self.transaction(|store| store.cancel_batch(job, scope, now))? < BATCH {
+                break;
+            }
+        }
         Ok(())
     }
 

@@ -17,7 +17,8 @@ pub struct SweepOptions {
     pub jobs: usize,
     /// Executions timed out per pass.
     pub timeouts: usize,
-    /// Deletion batches (of [`crate::ops::BATCH`] executions) per pass.
+    /// Batches of [`crate::ops::BATCH`] executions a pass deletes, and
+    /// cancels of each canceled job with executions left to cancel.
     pub deletion_batches: usize,
     /// COMPLETED and CANCELED jobs are deleted this long after they finished.
     pub retention_ms: i64,
@@ -71,7 +72,7 @@ impl<S: Sql> Store<S> {
         }
         for job_id in self.job_ids_with_unfinished_cancel(options.jobs)? {
             if let Some(job) = self.job(&job_id)? {
-                self.finish_cancel(&job, now)?;
+                self.finish_cancel(&job, now, options.deletion_batches)?;
                 report.cancels_finished += 1;
             }
         }
@@ -136,7 +137,7 @@ impl<S: Sql> Store<S> {
             Ok(None)
         })?;
         if let Some(job) = canceled {
-            self.finish_cancel(&job, now)?;
+            self.finish_cancel(&job, now, crate::ops::CANCEL_BATCHES_INLINE)?;
         }
         Ok(())
     }

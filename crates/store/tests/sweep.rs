@@ -316,6 +316,26 @@ fn sweep_finishes_deletions_in_batches_and_purges_expired_jobs() {
     assert!(store.job("old").unwrap().is_none(), "purged after 90 days");
 }
 
+#[test]
+fn sweep_finishes_a_cancel_too_big_for_its_request() {
+    let store = memory_store();
+    fleet_group(&store, 6500);
+    create_job(
+        &store,
+        "wide",
+        paced_job(json!({"maximumPerMinute": 10000})),
+        noon(),
+    );
+    store
+        .cancel_job("wide", &Default::default(), noon())
+        .unwrap();
+    let counts = store.status_counts("wide").unwrap();
+    assert_eq!((counts.get(Canceled), counts.get(Queued)), (6000, 500));
+    assert_eq!(sweep(&store, noon()).cancels_finished, 1);
+    assert_eq!(store.status_counts("wide").unwrap().get(Canceled), 6500);
+    assert_eq!(sweep(&store, noon()).cancels_finished, 0);
+}
+
 fn things_done(store: &Store<NativeSql>) {
     things(store, &["solo"]);
     create_job(store, "old", job_for(&["solo"]), noon());
