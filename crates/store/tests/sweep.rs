@@ -320,12 +320,8 @@ fn sweep_finishes_deletions_in_batches_and_purges_expired_jobs() {
 fn sweep_finishes_a_cancel_too_big_for_its_request() {
     let store = memory_store();
     fleet_group(&store, 6500);
-    create_job(
-        &store,
-        "wide",
-        paced_job(json!({"maximumPerMinute": 10000})),
-        noon(),
-    );
+    let everyone = json!({"targets": {"thingGroupNames": ["fleet"]}, "document": {"v": 1}});
+    create_job(&store, "wide", everyone, noon());
     store
         .cancel_job("wide", &Default::default(), noon())
         .unwrap();
