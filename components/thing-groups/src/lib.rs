@@ -7,7 +7,8 @@
 use fleetjobs_api::request::{json_body, page_params};
 use fleetjobs_api::{views, ApiError};
 use fleetjobs_component::{
-    api_segments, method_name, no_route, now, publish_outbox, respond, store, REQUEST_PUBLISH_BUDGET,
+    api_segments, method_name, no_route, now, publish_outbox, respond, store,
+    REQUEST_PUBLISH_BUDGET,
 };
 use fleetjobs_core::model::ThingGroup;
 use fleetjobs_core::validate;
