@@ -1,0 +1,189 @@
+//! `fleetjobs up` as a child process, started as an operator starts it, with
+//! its managed mosquitto (`set_tcp_nodelay true`), which the benchmarks also
+//! measure the broker's limits on.
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use hyper::Method;
+use serde_json::Value;
+use tokio::io::{AsyncBufReadExt, BufReader};
+
+use crate::http;
+use crate::Result;
+
+/// The control-plane token the benchmarks' hosts are started with.
+pub const API_TOKEN: &str = "bench-token-0123456789abcdef";
+/// The first start compiles every component (a few minutes on 2 cores);
+/// later starts load them from the cache.
+const START_TIMEOUT: Duration = Duration::from_secs(900);
+const STOP_TIMEOUT: Duration = Duration::from_secs(15);
+
+#[derive(clap::Args)]
+pub struct HostArgs {
+    /// The host binary, a release build.
+    #[arg(long, default_value = "target/release/fleetjobs")]
+    pub fleetjobs: PathBuf,
+    /// Compiled components, kept from run to run.
+    #[arg(long, default_value = "target/bench/cache")]
+    pub cache_dir: PathBuf,
+    /// Where each host's log goes (`<benchmark>.log`).
+    #[arg(long, default_value = "target/bench/logs")]
+    pub log_dir: PathBuf,
+}
+
+/// A running `fleetjobs up` on a free port with its own state directory,
+/// stopped with SIGTERM (so that it stops its mosquitto) when dropped.
+pub struct Host {
+    child: Child,
+    pub http_port: u16,
+    pub mqtt_port: u16,
+    pub log: PathBuf,
+    state: tempfile::TempDir,
+}
+
+impl Host {
+    /// Starts the host on `manifest` with `options` and `env` added and waits
+    /// until it is healthy. `name` names its log file.
+    pub async fn start(
+        args: &HostArgs,
+        name: &str,
+        manifest: &Path,
+        options: &[&str],
+        env: &[(&str, &str)],
+    ) -> Result<Host> {
+        let state = tempfile::tempdir()?;
+        let http_port = free_port()?;
+        std::fs::create_dir_all(&args.log_dir)?;
+        let log = args.log_dir.join(format!("{name}.log"));
+        let mut child = Command::new(&args.fleetjobs)
+            .arg("up")
+            .arg("--from")
+            .arg(manifest)
+            .arg("--listen")
+            .arg(format!("127.0.0.1:{http_port}"))
+            .arg("--state-dir")
+            .arg(state.path())
+            .arg("--cache-dir")
+            .arg(&args.cache_dir)
+            .args(options)
+            .envs(env.iter().copied())
+            // Component logs would cost the figure a terminal's speed.
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(std::fs::File::create(&log)?)
+            .spawn()
+            .map_err(|e| format!("{}: {e}", args.fleetjobs.display()))?;
+        let stdout = tokio::process::ChildStdout::from_std(child.stdout.take().expect("piped"))?;
+        let mut host = Host {
+            child,
+            http_port,
+            mqtt_port: 0,
+            log,
+            state,
+        };
+        host.mqtt_port = tokio::time::timeout(START_TIMEOUT, host.printed_mqtt_port(stdout))
+            .await
+            .map_err(|_| host.failure("did not start in 15 minutes"))??;
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !host.healthy().await {
+            if Instant::now() > deadline {
+                return Err(host.failure("did not become healthy"));
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        Ok(host)
+    }
+
+    /// The broker's port from the line `  MQTT       mqtt://127.0.0.1:1883 …`,
+    /// printed once the components are loaded. The rest of the output is
+    /// read and dropped so the host never blocks on a full pipe.
+    async fn printed_mqtt_port(&self, stdout: tokio::process::ChildStdout) -> Result<u16> {
+        let mut lines = BufReader::new(stdout).lines();
+        while let Some(line) = lines.next_line().await? {
+            let Some(url) = line.trim_start().strip_prefix("MQTT") else {
+                continue;
+            };
+            let port = url
+                .split_whitespace()
+                .next()
+                .and_then(|url| url.rsplit(':').next())
+                .and_then(|port| port.parse().ok())
+                .ok_or_else(|| format!("no port in the line {line:?}"))?;
+            tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+            return Ok(port);
+        }
+        Err(self.failure("exited at start-up"))
+    }
+
+    async fn healthy(&self) -> bool {
+        let health = http::request(
+            self.http_port,
+            Method::GET,
+            "/.well-known/spin/health",
+            None,
+            Bytes::new(),
+        );
+        matches!(health.await, Ok((200, _)))
+    }
+
+    fn failure(&self, what: &str) -> crate::Error {
+        format!("fleetjobs {what}; see {}", self.log.display()).into()
+    }
+
+    pub fn state_dir(&self) -> &Path {
+        self.state.path()
+    }
+
+    /// A control-plane call with the API token that must answer `expected`;
+    /// returns the JSON body (null when empty).
+    pub async fn api(
+        &self,
+        method: Method,
+        path: &str,
+        body: Value,
+        expected: u16,
+    ) -> Result<Value> {
+        let body = if body.is_null() {
+            Bytes::new()
+        } else {
+            Bytes::from(body.to_string())
+        };
+        let (status, reply) =
+            http::request(self.http_port, method.clone(), path, Some(API_TOKEN), body).await?;
+        if status != expected {
+            let reply = String::from_utf8_lossy(&reply);
+            return Err(format!("{method} {path}: {status} {reply}").into());
+        }
+        if reply.is_empty() {
+            return Ok(Value::Null);
+        }
+        Ok(serde_json::from_slice(&reply)?)
+    }
+}
+
+impl Drop for Host {
+    /// SIGTERM, not SIGKILL: the host then stops its managed mosquitto.
+    fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let deadline = Instant::now() + STOP_TIMEOUT;
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A port nothing listens on now.
+pub fn free_port() -> Result<u16> {
+    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}

@@ -1,0 +1,155 @@
+//! Device status updates through the whole stack: a QoS1 publish on
+//! `$emqx/things/{thing}/jobs/{jobId}/update`, the host's MQTT trigger, the
+//! device-mqtt component, update-device-execution by service chaining (a
+//! version bump committed to SQLite), the reply published on
+//! `…/update/accepted`. Devices run a closed loop, one request outstanding
+//! each, like the broker's own request/reply limit measured beside it.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use hyper::Method;
+use serde_json::json;
+
+use crate::host::{Host, HostArgs, API_TOKEN};
+use crate::mqtt::{self, Conversation, Window};
+use crate::{sqlite, thousands, Result, Row};
+
+pub const BENCHMARK: &str = "device status updates through the whole stack \
+     (MQTT QoS1 in → device-mqtt → update-device-execution, SQLite commit → reply out), \
+     closed loop (goal ≥ 0.50)";
+const JOB_ID: &str = "bench-updates";
+/// limits.md measured single commits on a table of this size.
+const SQLITE_ROWS: usize = 100_000;
+
+#[derive(clap::Args)]
+pub struct Args {
+    #[command(flatten)]
+    host: HostArgs,
+    #[arg(long, default_value = "spin.toml")]
+    manifest: PathBuf,
+    /// Devices, one MQTT connection and one outstanding request each.
+    #[arg(long, default_value_t = 100)]
+    devices: usize,
+    /// Seconds of load before counting.
+    #[arg(long, default_value_t = 2)]
+    warmup: u64,
+    /// Seconds counted.
+    #[arg(long, default_value_t = 10)]
+    seconds: u64,
+    /// Single-row commits timed for SQLite's limit.
+    #[arg(long, default_value_t = 30_000)]
+    commits: usize,
+}
+
+pub async fn run(args: Args) -> Result<Row> {
+    let window = Window {
+        warmup: Duration::from_secs(args.warmup),
+        measure: Duration::from_secs(args.seconds),
+    };
+    let host = Host::start(
+        &args.host,
+        "updates",
+        &args.manifest,
+        &[],
+        &[("SPIN_VARIABLE_API_TOKEN", API_TOKEN)],
+    )
+    .await?;
+    let things: Vec<String> = (0..args.devices)
+        .map(|i| format!("device-{i:04}"))
+        .collect();
+    for thing in &things {
+        host.api(
+            Method::POST,
+            "/api/v1/things",
+            json!({"thingName": thing}),
+            201,
+        )
+        .await?;
+    }
+    let job = json!({
+        "jobId": JOB_ID,
+        "targets": {"thingNames": things},
+        "document": {"action": "updateFirmware", "version": "2.1.5"},
+    });
+    host.api(Method::POST, "/api/v1/jobs", job, 201).await?;
+
+    eprintln!(
+        "updates: the broker's QoS1 request/reply limit, {} clients",
+        args.devices
+    );
+    let responder = mqtt::echo_responder(host.mqtt_port).await?;
+    let echoes = (0..args.devices)
+        .map(|i| {
+            let (request_topic, reply_topic) = mqtt::echo_topics(i);
+            Conversation {
+                client_id: format!("bench-echo-{i}"),
+                request_topic,
+                reply_filter: reply_topic.clone(),
+                accepted_topic: reply_topic,
+            }
+        })
+        .collect();
+    let broker = mqtt::closed_loop(host.mqtt_port, echoes, update_request, window).await;
+    responder.abort();
+    let broker = broker?;
+
+    eprintln!("updates: SQLite's single-commit limit");
+    let scratch = tempfile::tempdir()?;
+    let commits = args.commits;
+    let sqlite = tokio::task::spawn_blocking(move || {
+        sqlite::single_commit_rate(scratch.path(), SQLITE_ROWS, commits)
+    })
+    .await??;
+
+    eprintln!("updates: {} devices through the host", args.devices);
+    let devices = things
+        .iter()
+        .map(|thing| {
+            let update = format!("$emqx/things/{thing}/jobs/{JOB_ID}/update");
+            Conversation {
+                client_id: thing.clone(),
+                reply_filter: format!("{update}/+"),
+                accepted_topic: format!("{update}/accepted"),
+                request_topic: update,
+            }
+        })
+        .collect();
+    let stack = mqtt::closed_loop(host.mqtt_port, devices, update_request, window).await?;
+    drop(host);
+
+    let limit = broker.per_second.min(sqlite);
+    let rejected = match stack.rejected {
+        0 => String::new(),
+        n => format!(", {n} rejected"),
+    };
+    Ok(Row {
+        benchmark: format!("{BENCHMARK}, {} devices", args.devices),
+        figure: format!(
+            "{} updates/s, {}{rejected}",
+            thousands(stack.per_second),
+            stack.latency.summary()
+        ),
+        limit: format!(
+            "{}/s, the lower of: broker QoS1 request/reply {}/s ({}), SQLite single-row commits {}/s",
+            thousands(limit),
+            thousands(broker.per_second),
+            broker.latency.summary(),
+            thousands(sqlite)
+        ),
+        ratio: stack.per_second / limit,
+    })
+}
+
+/// The `n`th status update of a device: IN_PROGRESS again with new details,
+/// so each one is a real change (a version bump and a commit), under a fresh
+/// clientToken. The broker's limit carries the same payload.
+fn update_request(conversation: &Conversation, n: u64) -> Vec<u8> {
+    json!({
+        "status": "IN_PROGRESS",
+        "statusDetails": {"n": n.to_string()},
+        "clientToken": format!("{}-{n}", conversation.client_id),
+    })
+    .to_string()
+    .into_bytes()
+}
