@@ -129,7 +129,16 @@ impl ManagedBroker {
                         }
                     }
                     _ = stopping.changed() => {
-                        let _ = child.kill().await;
+                        // SIGTERM first: mosquitto saves its persistence file on
+                        // a clean exit, so devices' sessions and queued messages
+                        // survive the restart. SIGKILL only if it does not exit.
+                        if let Some(pid) = child.id() {
+                            // SAFETY: kill(2) with a pid we started; no memory involved.
+                            unsafe { libc::kill(pid as libc::pid_t, libc::SIGTERM) };
+                        }
+                        if tokio::time::timeout(GRACEFUL_STOP, child.wait()).await.is_err() {
+                            let _ = child.kill().await;
+                        }
                         return;
                     }
                 }
@@ -163,6 +172,9 @@ impl ManagedBroker {
         let _ = self.supervisor.await;
     }
 }
+
+/// How long a stopping mosquitto may take to save its state and exit.
+const GRACEFUL_STOP: Duration = Duration::from_secs(5);
 
 async fn wait_until_listening(port: u16, dir: &Path) -> Result<(), BrokerError> {
     let address = SocketAddr::from((Ipv4Addr::LOCALHOST, port));

@@ -1,8 +1,9 @@
 //! `fermyon:spin/mqtt@2.0.0`: outbound publish with rumqttc. Connections are
-//! pooled by broker and credentials (a guest's `client_id` only names its
-//! connection, so the pool uses ids of its own), which makes a component's
-//! per-request `open` cheap; `publish` returns once the broker acknowledged
-//! (QoS1/2) or the message was written (QoS0), as Spin's does. A connection
+//! pooled by broker and credentials, several per broker (a guest's
+//! `client_id` only names its connection, so the pool uses ids of its own),
+//! which makes a component's per-request `open` cheap; `publish` returns once
+//! the broker acknowledged (QoS1/2) or the message was written (QoS0), as
+//! Spin's does. A connection
 //! that fails is dropped from the pool, with what it had queued, so a guest
 //! learns of an outage at once and the next `open` connects afresh.
 
@@ -45,9 +46,14 @@ pub struct MqttHandle {
     connection: Arc<PooledConnection>,
 }
 
+/// Connections kept per broker. Publishes on one connection are serialised
+/// (each waits for its own acknowledgement), so concurrent guests spread
+/// over several.
+const CONNECTIONS_PER_BROKER: usize = 16;
+
 #[derive(Default)]
 pub struct MqttPool {
-    connections: Mutex<HashMap<PoolKey, Arc<PooledConnection>>>,
+    connections: Mutex<HashMap<PoolKey, Vec<Arc<PooledConnection>>>>,
     opened: std::sync::atomic::AtomicU64,
 }
 
@@ -67,14 +73,11 @@ fn broker_of(address: &str) -> String {
 }
 
 impl MqttPool {
-    /// Forgets a failed connection (unless it was already replaced).
+    /// Forgets a failed connection.
     async fn evict(&self, failed: &Arc<PooledConnection>) {
         let mut connections = self.connections.lock().await;
-        if connections
-            .get(&failed.key)
-            .is_some_and(|current| Arc::ptr_eq(current, failed))
-        {
-            connections.remove(&failed.key);
+        if let Some(slots) = connections.get_mut(&failed.key) {
+            slots.retain(|slot| !Arc::ptr_eq(slot, failed));
         }
     }
 
@@ -88,12 +91,17 @@ impl MqttPool {
         let broker = broker_of(address);
         let key = (broker.clone(), username.to_owned(), password.to_owned());
         let mut connections = self.connections.lock().await;
-        if let Some(existing) = connections.get(&key) {
-            return Ok(existing.clone());
+        let slots = connections.entry(key.clone()).or_default();
+        // An idle connection, else a new one while there is room, else any.
+        if let Some(idle) = slots.iter().find(|slot| slot.session.try_lock().is_ok()) {
+            return Ok(idle.clone());
         }
         let number = self
             .opened
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        if slots.len() >= CONNECTIONS_PER_BROKER {
+            return Ok(slots[number as usize % slots.len()].clone());
+        }
         let separator = if broker.contains('?') { '&' } else { '?' };
         let url = format!(
             "{broker}{separator}client_id=fleetjobs-out-{}-{number}",
@@ -135,7 +143,7 @@ impl MqttPool {
             key: key.clone(),
             session: Mutex::new(Session { client, progress }),
         });
-        connections.insert(key, connection.clone());
+        slots.push(connection.clone());
         Ok(connection)
     }
 }

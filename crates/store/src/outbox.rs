@@ -43,6 +43,14 @@ impl<S: Sql> Store<S> {
         lease_ms: i64,
         limit: usize,
     ) -> Result<Vec<OutboxMessage>> {
+        // Most requests find nothing to publish: look before taking the write lock.
+        let waiting = self.sql.query(
+            "SELECT 1 FROM outbox WHERE claimed_until IS NULL OR claimed_until <= ?1 LIMIT 1",
+            params![now],
+        )?;
+        if waiting.is_empty() {
+            return Ok(Vec::new());
+        }
         self.transaction(|store| {
             let rows = store.sql.query(
                 "SELECT id, topic, payload FROM outbox
