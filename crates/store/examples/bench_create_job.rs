@@ -5,12 +5,13 @@
 //!
 //! `cargo run --release -p fleetjobs-store --example bench_create_job [things]`
 
+mod common;
+
 use std::time::Instant;
 
 use fleetjobs_core::job::CreateJob;
-use fleetjobs_core::Timestamp;
 use fleetjobs_store::backend::native::NativeSql;
-use fleetjobs_store::{params, Sql, Store, StoreOptions};
+use fleetjobs_store::{params, Sql};
 
 fn main() {
     let things: usize = std::env::args()
@@ -18,16 +19,8 @@ fn main() {
         .map(|n| n.parse().expect("the number of things"))
         .unwrap_or(100_000);
     let dir = tempfile::tempdir().expect("a temporary directory");
-    let now = Timestamp::parse("2026-11-26T12:00:00Z").unwrap();
-    let store = Store::new(
-        NativeSql::open(dir.path().join("bench.db")).unwrap(),
-        StoreOptions::default(),
-    );
-    store.migrate(now).unwrap();
-    let names: Vec<String> = (0..things).map(|i| format!("thing-{i:06}")).collect();
-    store
-        .register_group_of_things("fleet", &names, now)
-        .unwrap();
+    let now = common::noon();
+    let store = common::store_with_fleet(&dir, things);
 
     let limit = bulk_insert_rate(&dir, things);
 

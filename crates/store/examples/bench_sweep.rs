@@ -5,28 +5,20 @@
 //!
 //! `cargo run --release -p fleetjobs-store --example bench_sweep [small] [large]`
 
+mod common;
+
 use std::time::{Duration, Instant};
 
 use fleetjobs_core::job::CreateJob;
-use fleetjobs_core::Timestamp;
-use fleetjobs_store::backend::native::NativeSql;
-use fleetjobs_store::{Sql, Store, StoreOptions, SweepOptions};
+use fleetjobs_store::{Sql, SweepOptions};
 
 const PASSES: usize = 30;
 
 /// Median pass time over a store with `executions` idle executions.
 fn median_pass(executions: usize) -> Duration {
     let dir = tempfile::tempdir().expect("a temporary directory");
-    let now = Timestamp::parse("2026-11-26T12:00:00Z").unwrap();
-    let store = Store::new(
-        NativeSql::open(dir.path().join("bench.db")).unwrap(),
-        StoreOptions::default(),
-    );
-    store.migrate(now).unwrap();
-    let names: Vec<String> = (0..executions).map(|i| format!("thing-{i:07}")).collect();
-    store
-        .register_group_of_things("fleet", &names, now)
-        .unwrap();
+    let now = common::noon();
+    let store = common::store_with_fleet(&dir, executions);
     let request: CreateJob = serde_json::from_value(serde_json::json!({
         "targets": {"thingGroupNames": ["fleet"]},
         "document": {"action": "updateFirmware"},
