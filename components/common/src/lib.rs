@@ -134,6 +134,14 @@ pub async fn forward(
     .await
 }
 
+/// Answers an operation that may have changed executions, then publishes
+/// the notices its commit wrote (for at most [`REQUEST_PUBLISH_BUDGET`]).
+pub fn respond_and_publish(outcome: Result<(u16, Value), ApiError>) -> Response {
+    let response = respond(outcome);
+    publish_outbox(REQUEST_PUBLISH_BUDGET);
+    response
+}
+
 /// The error for a path or method the component does not serve.
 pub fn no_route(request: &Request) -> ApiError {
     ApiError::not_found(format!(

@@ -2,7 +2,7 @@
 
 use fleetjobs_api::request::json_body;
 use fleetjobs_api::ApiError;
-use fleetjobs_component::{now, publish_outbox, respond, store, REQUEST_PUBLISH_BUDGET};
+use fleetjobs_component::{now, respond_and_publish, store};
 use fleetjobs_core::job::CreateJob;
 use serde_json::{json, Value};
 use spin_sdk::http::{Request, Response};
@@ -21,7 +21,5 @@ fn create(request: &Request) -> Result<(u16, Value), ApiError> {
 
 #[http_component]
 fn handle(request: Request) -> Response {
-    let response = respond(create(&request));
-    publish_outbox(REQUEST_PUBLISH_BUDGET);
-    response
+    respond_and_publish(create(&request))
 }

@@ -2,9 +2,7 @@
 
 use fleetjobs_api::request::{bool_param, number_param};
 use fleetjobs_api::ApiError;
-use fleetjobs_component::{
-    api_segments, no_route, now, publish_outbox, respond, store, REQUEST_PUBLISH_BUDGET,
-};
+use fleetjobs_component::{api_segments, no_route, now, respond_and_publish, store};
 use serde_json::Value;
 use spin_sdk::http::{Request, Response};
 use spin_sdk::http_component;
@@ -33,7 +31,5 @@ fn operate(request: &Request) -> Result<(u16, Value), ApiError> {
 
 #[http_component]
 fn handle(request: Request) -> Response {
-    let response = respond(operate(&request));
-    publish_outbox(REQUEST_PUBLISH_BUDGET);
-    response
+    respond_and_publish(operate(&request))
 }

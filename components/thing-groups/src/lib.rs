@@ -6,10 +6,7 @@
 
 use fleetjobs_api::request::{json_body, page_params};
 use fleetjobs_api::{views, ApiError};
-use fleetjobs_component::{
-    api_segments, method_name, no_route, now, publish_outbox, respond, store,
-    REQUEST_PUBLISH_BUDGET,
-};
+use fleetjobs_component::{api_segments, method_name, no_route, now, respond_and_publish, store};
 use fleetjobs_core::model::ThingGroup;
 use fleetjobs_core::validate;
 use serde::Deserialize;
@@ -81,7 +78,5 @@ fn operate(request: &Request) -> Result<(u16, Value), ApiError> {
 
 #[http_component]
 fn handle(request: Request) -> Response {
-    let response = respond(operate(&request));
-    publish_outbox(REQUEST_PUBLISH_BUDGET);
-    response
+    respond_and_publish(operate(&request))
 }

@@ -8,8 +8,7 @@ use std::collections::BTreeMap;
 use fleetjobs_api::request::{json_body, page_params};
 use fleetjobs_api::{views, ApiError};
 use fleetjobs_component::{
-    api_segments, device_token_hash, method_name, no_route, now, publish_outbox, respond, store,
-    REQUEST_PUBLISH_BUDGET,
+    api_segments, device_token_hash, method_name, no_route, now, respond_and_publish, store,
 };
 use fleetjobs_core::model::Thing;
 use fleetjobs_core::validate;
@@ -113,7 +112,5 @@ fn operate(request: &Request) -> Result<(u16, Value), ApiError> {
 
 #[http_component]
 fn handle(request: Request) -> Response {
-    let response = respond(operate(&request));
-    publish_outbox(REQUEST_PUBLISH_BUDGET);
-    response
+    respond_and_publish(operate(&request))
 }
