@@ -25,6 +25,14 @@ pub fn variable(name: &str, default: &str) -> String {
     spin_sdk::variables::get(name).unwrap_or_else(|_| default.to_owned())
 }
 
+/// The device topics' prefix (`topic_prefix`).
+pub fn topic_prefix() -> String {
+    variable("topic_prefix", DEFAULT_TOPIC_PREFIX)
+}
+
+/// The device topics' prefix unless `topic_prefix` says otherwise.
+pub const DEFAULT_TOPIC_PREFIX: &str = "$emqx/things";
+
 /// The store on the `default` database, migrated.
 pub fn store() -> Result<Store<SpinSql>, ApiError> {
     let sql =
@@ -32,7 +40,7 @@ pub fn store() -> Result<Store<SpinSql>, ApiError> {
     let store = Store::new(
         sql,
         StoreOptions {
-            topic_prefix: variable("topic_prefix", "$emqx/things"),
+            topic_prefix: topic_prefix(),
         },
     );
     store.migrate(now())?;

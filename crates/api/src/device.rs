@@ -5,7 +5,6 @@
 //! `{code, message, timestamp, clientToken?, executionState?}`.
 
 use fleetjobs_core::model::{ExecutionState, ExecutionStatus, StatusDetails};
-use fleetjobs_core::protocol::DocumentForm;
 use fleetjobs_core::{Rejection, Timestamp};
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
@@ -15,17 +14,6 @@ use serde_json::{json, Map, Value};
 pub const MAX_PAYLOAD_BYTES: usize = 128 * 1024;
 /// AWS's `clientToken` limit.
 pub const MAX_CLIENT_TOKEN_CHARS: usize = 64;
-
-/// The header by which the MQTT adapter tells an operation that the reply
-/// travels over MQTT (`jobDocument` as an object); absent over HTTP.
-pub const PROTOCOL_HEADER: &str = "x-fleetjobs-device-protocol";
-
-pub fn document_form(protocol_header: Option<&str>) -> DocumentForm {
-    match protocol_header {
-        Some("mqtt") => DocumentForm::Object,
-        _ => DocumentForm::String,
-    }
-}
 
 /// A rejected device request.
 #[derive(Debug, Clone, PartialEq)]

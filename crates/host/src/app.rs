@@ -74,6 +74,15 @@ pub struct App {
 }
 
 /// The data of one component instance's store.
+/// The trigger an instance runs for. Spin runs each trigger in its own
+/// process, and only the HTTP trigger's serves `*.spin.internal`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TriggerKind {
+    Http,
+    Cron,
+    Mqtt,
+}
+
 pub struct HostState {
     pub(crate) wasi: WasiCtx,
     pub(crate) http: WasiHttpCtx,
@@ -220,7 +229,11 @@ impl App {
 
     /// A fresh store for one instance of `component`, with the execution
     /// deadline armed.
-    pub fn store(self: &Arc<Self>, component: &Arc<LoadedComponent>) -> Store<HostState> {
+    pub fn store(
+        self: &Arc<Self>,
+        component: &Arc<LoadedComponent>,
+        trigger: TriggerKind,
+    ) -> Store<HostState> {
         let mut wasi = WasiCtx::builder();
         wasi.stdout(ComponentLog::new(&component.id, Channel::Stdout));
         wasi.stderr(ComponentLog::new(&component.id, Channel::Stderr));
@@ -232,7 +245,7 @@ impl App {
             wasi: wasi.build(),
             http: WasiHttpCtx::new(),
             table: ResourceTable::new(),
-            hooks: ChainingHooks::new(self.clone(), component.clone()),
+            hooks: ChainingHooks::new(self.clone(), component.clone(), trigger),
             app: self.clone(),
             component: component.clone(),
         };

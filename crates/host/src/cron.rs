@@ -28,7 +28,7 @@ pub async fn run_now(app: &Arc<App>, component_id: &str) -> Result<(), String> {
         .get(component_id)
         .ok_or_else(|| format!("component {component_id} has no cron trigger"))?;
     let _running = gate.lock().await;
-    let mut store = app.store(&component);
+    let mut store = app.store(&component, crate::app::TriggerKind::Cron);
     let timestamp = app.clock.now().as_secs();
     let instance = pre
         .instantiate_async(&mut store)

@@ -19,7 +19,7 @@ use wasmtime_wasi_http::p2::bindings::http::types::{ErrorCode, Scheme};
 use wasmtime_wasi_http::p2::body::HyperOutgoingBody;
 use wasmtime_wasi_http::{RequestOptions, WasiBody, WasiHttpHooks, WasiHttpView};
 
-use crate::app::{App, LoadedComponent};
+use crate::app::{App, LoadedComponent, TriggerKind};
 use crate::routing::{chaining_target, is_reserved_path, spin_headers, RequestInfo, RouteMatch};
 
 /// The host's own endpoints.
@@ -61,7 +61,7 @@ where
             ),
         );
     };
-    let mut store = app.store(component);
+    let mut store = app.store(component, TriggerKind::Http);
     let (sender, receiver) = tokio::sync::oneshot::channel();
     let prepared: wasmtime::Result<_> = (|| {
         let request = store
@@ -237,16 +237,24 @@ pub async fn serve(
     Ok(())
 }
 
-/// Outbound HTTP of one component instance: `*.spin.internal` is served
-/// in-process (service chaining), anything else only if allowed.
+/// Outbound HTTP of one component instance: for an instance of the HTTP
+/// trigger `*.spin.internal` is served in-process (service chaining);
+/// anything else, and every request of a cron or MQTT instance, goes to the
+/// network if allowed (as on Spin, where `*.spin.internal` then fails to
+/// resolve).
 pub struct ChainingHooks {
     app: Arc<App>,
     caller: Arc<LoadedComponent>,
+    trigger: TriggerKind,
 }
 
 impl ChainingHooks {
-    pub fn new(app: Arc<App>, caller: Arc<LoadedComponent>) -> Self {
-        ChainingHooks { app, caller }
+    pub fn new(app: Arc<App>, caller: Arc<LoadedComponent>, trigger: TriggerKind) -> Self {
+        ChainingHooks {
+            app,
+            caller,
+            trigger,
+        }
     }
 }
 
@@ -270,9 +278,10 @@ impl WasiHttpHooks for ChainingHooks {
         let _ = fut;
         let app = self.app.clone();
         let caller = self.caller.clone();
+        let chaining = self.trigger == TriggerKind::Http;
         Box::new(async move {
             let host = request.uri().host().unwrap_or_default().to_owned();
-            if let Some(target) = chaining_target(&host) {
+            if let Some(target) = chaining_target(&host).filter(|_| chaining) {
                 if !caller.allowed_hosts.allows_chaining(&caller.id, target) {
                     return Err(denied(format!(
                         "component {} may not call {target}.spin.internal: add it to allowed_outbound_hosts",

@@ -393,6 +393,7 @@ impl Manifest {
         for (i, trigger) in self.triggers.cron.iter().enumerate() {
             let key = format!("trigger.cron[{i}]");
             self.check_component(&key, &trigger.component)?;
+            self.check_no_chaining("cron", &trigger.component)?;
             trigger.schedule().map_err(|e| {
                 invalid(
                     format!("{key}.cron_expression"),
@@ -407,6 +408,7 @@ impl Manifest {
         for (i, trigger) in self.triggers.mqtt.iter().enumerate() {
             let key = format!("trigger.mqtt[{i}]");
             self.check_component(&key, &trigger.component)?;
+            self.check_no_chaining("mqtt", &trigger.component)?;
             self.check_template(&format!("{key}.topic"), &trigger.topic)?;
             if parse_qos(&trigger.qos).is_none() {
                 return Err(invalid(
@@ -432,6 +434,29 @@ impl Manifest {
                 format!("{trigger_key}.component"),
                 format!("no component {component:?} (expected a [component.{component}] table)"),
             ))
+        }
+    }
+
+    /// Spin refuses to start an application whose component on a trigger
+    /// other than HTTP lists a `*.spin.internal` host: such a host needs
+    /// local service chaining, which only the HTTP trigger supports.
+    fn check_no_chaining(&self, trigger: &str, component: &str) -> Result<(), ManifestError> {
+        let hosts = &self.components[component].allowed_outbound_hosts;
+        match hosts
+            .iter()
+            .position(|entry| crate::outbound::is_chaining_entry(entry))
+        {
+            None => Ok(()),
+            Some(i) => Err(invalid(
+                format!("component.{component}.allowed_outbound_hosts[{i}]"),
+                format!(
+                    "component {component:?} runs on the {trigger} trigger but lists {:?}: \
+                     service chaining (*.spin.internal) needs the feature local_service_chaining, \
+                     which only the HTTP trigger supports (Spin refuses to start such an \
+                     application); call the code directly or move the component to an HTTP route",
+                    hosts[i]
+                ),
+            )),
         }
     }
 

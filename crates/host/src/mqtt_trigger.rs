@@ -1,8 +1,10 @@
 //! The MQTT trigger: subscribes each `[[trigger.mqtt]]` topic and calls
-//! `handle-message` of world `spin-mqtt` per message. Messages whose `+`/`#`
-//! wildcards matched the same values are handled in order; others run
-//! concurrently (one device's requests stay ordered, devices run in
-//! parallel). Reconnects and resubscribes after a broker outage.
+//! `handle-message` of world `spin-mqtt` per message. A component's messages
+//! whose first `+` wildcard matched the same value are handled in order,
+//! across all of that component's subscriptions; others run concurrently
+//! (one device's requests stay ordered, devices run in parallel; Spin's
+//! plugin handles each subscription strictly in sequence). Reconnects and
+//! resubscribes after a broker outage.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -15,16 +17,42 @@ use tokio::task::JoinSet;
 use crate::app::App;
 use crate::bindings::mqtt_trigger::spin::mqtt_trigger::spin_mqtt_types::{Error, Metadata};
 
-/// The values a topic's `+` wildcards matched in `filter`: the ordering key
-/// (`#` is left out, so all of one device's requests share a lane).
-pub fn wildcard_values(filter: &str, topic: &str) -> String {
+/// The value a topic's first `+` wildcard matched in `filter` (empty when
+/// it has none): the ordering key, so all of one device's requests share a
+/// lane whichever of the component's subscriptions delivered them.
+pub fn ordering_key<'t>(filter: &str, topic: &'t str) -> &'t str {
     filter
         .split('/')
         .zip(topic.split('/'))
-        .filter(|(level, _)| *level == "+")
-        .map(|(_, value)| value)
-        .collect::<Vec<_>>()
-        .join("\u{1f}")
+        .find(|(level, _)| *level == "+")
+        .map_or("", |(_, value)| value)
+}
+
+type Message = (String, Vec<u8>);
+
+/// One ordered queue per (component, ordering key), shared by the
+/// component's subscriptions.
+#[derive(Default)]
+struct Lanes(std::sync::Mutex<HashMap<(String, String), mpsc::UnboundedSender<Message>>>);
+
+impl Lanes {
+    fn send(&self, app: &Arc<App>, component: &str, key: &str, message: Message) {
+        let mut lanes = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let lane = lanes
+            .entry((component.to_owned(), key.to_owned()))
+            .or_insert_with(|| {
+                let (sender, mut receiver) = mpsc::unbounded_channel::<Message>();
+                let app = app.clone();
+                let component = component.to_owned();
+                tokio::spawn(async move {
+                    while let Some((topic, payload)) = receiver.recv().await {
+                        handle(&app, &component, topic, payload).await;
+                    }
+                });
+                sender
+            });
+        let _ = lane.send(message);
+    }
 }
 
 async fn handle(app: &Arc<App>, component_id: &str, topic: String, payload: Vec<u8>) {
@@ -35,7 +63,7 @@ async fn handle(app: &Arc<App>, component_id: &str, topic: String, payload: Vec<
         tracing::error!(component = %component_id, "does not export handle-message");
         return;
     };
-    let mut store = app.store(&component);
+    let mut store = app.store(&component, crate::app::TriggerKind::Mqtt);
     let result = match pre.instantiate_async(&mut store).await {
         Ok(instance) => instance
             .call_handle_message(
@@ -85,6 +113,7 @@ pub fn spawn_all(
     let Some(broker) = broker(app)? else {
         return Ok(());
     };
+    let lanes = Arc::new(Lanes::default());
     for (index, trigger) in app.manifest.triggers.mqtt.iter().enumerate() {
         let filter = app
             .variables
@@ -125,9 +154,8 @@ pub fn spawn_all(
         let app = app.clone();
         let component = trigger.component.clone();
         let mut shutdown = shutdown.clone();
+        let lanes = lanes.clone();
         tasks.spawn(async move {
-            let mut lanes: HashMap<String, mpsc::UnboundedSender<(String, Vec<u8>)>> =
-                HashMap::new();
             loop {
                 let event = tokio::select! {
                     event = eventloop.poll() => event,
@@ -141,21 +169,9 @@ pub fn spawn_all(
                         }
                     }
                     Ok(Event::Incoming(Packet::Publish(publish))) => {
-                        let key = wildcard_values(&filter, &publish.topic);
+                        let key = ordering_key(&filter, &publish.topic).to_owned();
                         let message = (publish.topic.clone(), publish.payload.to_vec());
-                        let lane = lanes.entry(key).or_insert_with(|| {
-                            let (sender, mut receiver) =
-                                mpsc::unbounded_channel::<(String, Vec<u8>)>();
-                            let app = app.clone();
-                            let component = component.clone();
-                            tokio::spawn(async move {
-                                while let Some((topic, payload)) = receiver.recv().await {
-                                    handle(&app, &component, topic, payload).await;
-                                }
-                            });
-                            sender
-                        });
-                        let _ = lane.send(message);
+                        lanes.send(&app, &component, &key, message);
                     }
                     Ok(_) => {}
                     Err(error) => {
@@ -174,18 +190,22 @@ pub fn spawn_all(
 
 #[cfg(test)]
 mod tests {
-    use super::wildcard_values;
+    use super::ordering_key;
 
     #[test]
-    fn ordering_key_is_the_wildcard_values() {
-        let filter = "$emqx/things/+/jobs/#";
-        let a = wildcard_values(filter, "$emqx/things/dev1/jobs/get");
-        let b = wildcard_values(filter, "$emqx/things/dev1/jobs/get");
-        let c = wildcard_values(filter, "$emqx/things/dev2/jobs/get");
-        let d = wildcard_values(filter, "$emqx/things/dev1/jobs/j1/update");
-        assert_eq!(a, b);
+    fn ordering_key_is_the_first_wildcard_value() {
+        let a = ordering_key("$emqx/things/+/jobs/+", "$emqx/things/dev1/jobs/get");
+        let b = ordering_key(
+            "$emqx/things/+/jobs/+/update",
+            "$emqx/things/dev1/jobs/j1/update",
+        );
+        let c = ordering_key("$emqx/things/+/jobs/+", "$emqx/things/dev2/jobs/get");
+        assert_eq!(a, "dev1");
+        assert_eq!(
+            a, b,
+            "one device's requests share a lane across subscriptions"
+        );
         assert_ne!(a, c);
-        assert_eq!(a, d, "one device's requests share a lane");
-        assert_eq!(wildcard_values("a/+/c", "a/x/c"), "x");
+        assert_eq!(ordering_key("a/#", "a/x/c"), "", "no `+`: one lane");
     }
 }

@@ -50,6 +50,13 @@ fn split_url(url: &str) -> Option<(&str, &str, Option<&str>)> {
     (!scheme.is_empty() && !host.is_empty()).then_some((scheme, host, port))
 }
 
+/// Whether an `allowed_outbound_hosts` entry names a service-chaining host
+/// (`<component>.spin.internal` or `*.spin.internal`): what Spin counts as
+/// needing local service chaining, which only its HTTP trigger offers.
+pub fn is_chaining_entry(entry: &str) -> bool {
+    split_url(entry).is_some_and(|(_, host, _)| crate::routing::chaining_target(host).is_some())
+}
+
 impl AllowedHosts {
     pub fn parse(entries: &[String]) -> Result<Self, InvalidHost> {
         let patterns = entries
@@ -125,6 +132,17 @@ mod tests {
         assert!(!allowed.allows_url("http://example.org/"));
         assert!(hosts(&["*://*:*"]).allows_url("http://anything:9/"));
         assert!(AllowedHosts::parse(&["nonsense".into()]).is_err());
+    }
+
+    #[test]
+    fn chaining_entries_are_those_spin_counts() {
+        assert!(is_chaining_entry("http://*.spin.internal"));
+        assert!(is_chaining_entry("http://store.spin.internal"));
+        assert!(is_chaining_entry("https://store.spin.internal:8080"));
+        assert!(!is_chaining_entry("http://*"));
+        assert!(!is_chaining_entry("http://a.b.spin.internal"));
+        assert!(!is_chaining_entry("mqtt://{{ mqtt_url }}"));
+        assert!(!is_chaining_entry("http://self"));
     }
 
     #[test]

@@ -223,6 +223,53 @@ fn a_missing_required_variable_and_a_bad_manifest_stop_start_up_with_the_key() {
 }
 
 #[test]
+fn a_cron_or_mqtt_component_listing_a_chaining_host_is_refused_like_spin() {
+    let dir = tempfile::tempdir().unwrap();
+    let manifest = dir.path().join("spin.toml");
+    for trigger in [
+        "[[trigger.cron]]\ncomponent = \"worker\"\ncron_expression = \"* * * * * *\"\n",
+        "[application.trigger.mqtt]\naddress = \"mqtt://127.0.0.1:1\"\nusername = \"\"\npassword = \"\"\nkeep_alive_interval = \"30\"\n\
+         [[trigger.mqtt]]\ncomponent = \"worker\"\ntopic = \"a/+\"\nqos = \"1\"\n",
+    ] {
+        std::fs::write(
+            &manifest,
+            format!(
+                "spin_manifest_version = 2\n[application]\nname = \"x\"\n{trigger}\
+                 [component.worker]\nsource = \"worker.wasm\"\n\
+                 allowed_outbound_hosts = [\"mqtt://127.0.0.1:1883\", \"http://*.spin.internal\"]\n"
+            ),
+        )
+        .unwrap();
+        let state_dir = dir.path().join("state");
+        let up = [
+            "up",
+            "--mqtt-url",
+            "mqtt://127.0.0.1:1",
+            "--listen",
+            "127.0.0.1:0",
+            "--state-dir",
+            state_dir.to_str().unwrap(),
+        ];
+        for command in [&["check"][..], &up[..]] {
+            let output = std::process::Command::new(env!("CARGO_BIN_EXE_fleetjobs"))
+                .args(command)
+                .arg("--from")
+                .arg(&manifest)
+                .output()
+                .unwrap();
+            assert!(!output.status.success(), "{command:?} accepted it");
+            let stderr = String::from_utf8_lossy(&output.stderr);
+            assert!(
+                stderr.contains("component.worker.allowed_outbound_hosts[1]")
+                    && stderr.contains("\"worker\"")
+                    && stderr.contains("local_service_chaining"),
+                "{command:?}: {stderr}"
+            );
+        }
+    }
+}
+
+#[test]
 fn a_runaway_component_is_stopped_while_others_keep_serving() {
     let host = Host::start(&app_manifest(), &["--execution-deadline-ms", "500"], &[]);
     let port = host.port;
@@ -391,6 +438,33 @@ async fn mqtt_outbound_trigger_ordering_and_broker_restart() {
         .await
         .unwrap();
         assert_eq!(list, expected, "messages of {dev} out of order");
+    }
+
+    // An MQTT instance's request to `*.spin.internal` is not served
+    // in-process (only the HTTP trigger chains, as on Spin): it fails, while
+    // the same component reaches an ordinary URL.
+    for (dev, url) in [
+        ("d4", "http://private-echo.spin.internal/".to_owned()),
+        ("d5", format!("http://127.0.0.1:{}/echo/exact", host.port)),
+    ] {
+        let topic = format!("conformance/{dev}/events/fetch");
+        device
+            .publish(&topic, QoS::AtLeastOnce, false, format!("fetch {url}"))
+            .await
+            .unwrap();
+        let host = host.clone();
+        let list = tokio::task::spawn_blocking(move || {
+            eventually("the fetch to be recorded", || {
+                let list = recorded(&host, &topic);
+                (!list.is_empty()).then_some(list)
+            })
+        })
+        .await
+        .unwrap();
+        match dev {
+            "d4" => assert!(list[0].starts_with("error ErrorCode::Dns"), "{list:?}"),
+            _ => assert_eq!(list[0], "status 200"),
+        }
     }
 
     // Delivery resumes after the broker restarts.

@@ -1,6 +1,8 @@
 //! `mqtt-recorder`: a `spin:mqtt-trigger` (world `spin-mqtt`) guest that records every message in
 //! the default key-value store: appends the payload (as lossy UTF-8) to the JSON string array at
 //! key `topic:<metadata.topic>` and increments the decimal counter at key `count`.
+//! A payload `fetch <url>` instead sends `GET <url>` (`spin_sdk::http::send`) and records
+//! `status <u16>` or `error <Display>`.
 //! Any host error becomes `Error::Other(e.to_string())`.
 
 use spin_sdk::key_value::Store;
@@ -18,6 +20,14 @@ fn other(e: impl std::fmt::Display) -> Error {
     Error::Other(e.to_string())
 }
 
+fn fetch(url: &str) -> String {
+    let request = spin_sdk::http::Request::get(url).build();
+    match spin_executor::run(spin_sdk::http::send::<_, spin_sdk::http::Response>(request)) {
+        Ok(response) => format!("status {}", response.status()),
+        Err(e) => format!("error {e}"),
+    }
+}
+
 impl Guest for MqttRecorder {
     fn handle_message(message: Payload, metadata: Metadata) -> Result<(), Error> {
         let store = Store::open("default").map_err(other)?;
@@ -28,7 +38,12 @@ impl Guest for MqttRecorder {
             .map_err(other)?
             .and_then(|bytes| serde_json::from_slice(&bytes).ok())
             .unwrap_or_default();
-        messages.push(String::from_utf8_lossy(&message).into_owned());
+        let text = String::from_utf8_lossy(&message).into_owned();
+        let record = match text.strip_prefix("fetch ") {
+            Some(url) => fetch(url),
+            None => text,
+        };
+        messages.push(record);
         let encoded = serde_json::to_vec(&messages).map_err(other)?;
         store.set(&key, &encoded).map_err(other)?;
 

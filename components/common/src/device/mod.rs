@@ -1,11 +1,12 @@
-//! What the device-operation components share: the device API path, the
-//! request and its clientToken, and replies in the device protocol's shape
-//! (the MQTT adapter publishes a 2xx body on `…/accepted`, any other on
-//! `…/rejected`).
+//! The device protocol's four operations and what serves them: the device
+//! API path, the request and its clientToken, and replies in the device
+//! protocol's shape. The same operations answer HTTP (one component per
+//! operation, a 2xx body being the accepted reply) and MQTT (`device-mqtt`
+//! publishes on `…/accepted` or `…/rejected`).
 
-use fleetjobs_api::device::{
-    client_token, document_form, stamp, DeviceError, DeviceRequest, PROTOCOL_HEADER,
-};
+pub mod operations;
+
+use fleetjobs_api::device::{client_token, stamp, DeviceError, DeviceRequest};
 use fleetjobs_api::request::percent_decode;
 use fleetjobs_core::protocol::DocumentForm;
 use fleetjobs_core::Timestamp;
@@ -84,7 +85,40 @@ impl<R> DeviceCall<R> {
     }
 }
 
-/// Parses the request, runs `operate`, answers in the device shape.
+/// What arrived for one device operation, before its payload is parsed.
+pub struct DeviceInput<'a> {
+    pub thing_name: String,
+    pub job_id: Option<String>,
+    pub form: DocumentForm,
+    /// The HTTP query string (empty over MQTT).
+    pub query: &'a str,
+    pub payload: &'a [u8],
+    pub now: Timestamp,
+}
+
+impl DeviceInput<'_> {
+    /// Parses the payload as `R` and runs `operate`: the accepted reply, or
+    /// why the request is rejected.
+    pub fn run<R: DeviceRequest>(
+        self,
+        operate: impl FnOnce(&mut DeviceCall<R>) -> Result<Value, DeviceError>,
+    ) -> Result<Value, DeviceError> {
+        let mut parsed = R::parse(self.payload)?;
+        let mut call = DeviceCall {
+            thing_name: self.thing_name,
+            job_id: self.job_id,
+            form: self.form,
+            query: self.query.to_owned(),
+            client_token: parsed.client_token_mut().clone(),
+            request: parsed,
+            now: self.now,
+        };
+        operate(&mut call)
+    }
+}
+
+/// Serves one operation over HTTP: parses the path and the request, runs
+/// `operate`, answers in the device shape.
 pub fn serve_device<R: DeviceRequest>(
     request: &Request,
     operate: impl FnOnce(&mut DeviceCall<R>) -> Result<Value, DeviceError>,
@@ -94,17 +128,15 @@ pub fn serve_device<R: DeviceRequest>(
     let outcome = device_path(request.path())
         .ok_or_else(|| DeviceError::not_found(format!("no device operation at {}", request.path())))
         .and_then(|(thing_name, job_id)| {
-            let mut parsed = R::parse(payload)?;
-            let mut call = DeviceCall {
+            DeviceInput {
                 thing_name,
                 job_id,
-                form: document_form(request.header(PROTOCOL_HEADER).and_then(|h| h.as_str())),
-                query: request.query().to_owned(),
-                client_token: parsed.client_token_mut().clone(),
-                request: parsed,
+                form: DocumentForm::String,
+                query: request.query(),
+                payload,
                 now,
-            };
-            operate(&mut call)
+            }
+            .run(operate)
         });
     match outcome {
         Ok(body) => crate::json(200, &body),
@@ -112,10 +144,15 @@ pub fn serve_device<R: DeviceRequest>(
     }
 }
 
-/// A rejected device request's response.
-pub fn device_error(error: &DeviceError, client_token: Option<&str>, now: Timestamp) -> Response {
+/// A rejected request's body; an internal failure goes to the log.
+pub fn rejected(error: &DeviceError, client_token: Option<&str>, now: Timestamp) -> Value {
     if error.status >= 500 {
         eprintln!("{}: {}", error.code, error.message);
     }
-    crate::json(error.status, &error.body(client_token, now))
+    error.body(client_token, now)
+}
+
+/// A rejected device request's response.
+pub fn device_error(error: &DeviceError, client_token: Option<&str>, now: Timestamp) -> Response {
+    crate::json(error.status, &rejected(error, client_token, now))
 }
