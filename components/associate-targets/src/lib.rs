@@ -15,7 +15,7 @@ struct Associate {
 }
 
 fn operate(request: &Request) -> Result<(u16, Value), ApiError> {
-    let [_, job_id, _] = &api_segments(request)[..] else {
+    let [_, job_id, _] = &api_segments(request)?[..] else {
         return Err(no_route(request));
     };
     let body: Associate = json_body(request.body())?;

@@ -20,7 +20,7 @@ struct Cancel {
 }
 
 fn operate(request: &Request) -> Result<(u16, Value), ApiError> {
-    let [_, job_id, _, thing, _] = &api_segments(request)[..] else {
+    let [_, job_id, _, thing, _] = &api_segments(request)?[..] else {
         return Err(no_route(request));
     };
     let body: Cancel = json_body(request.body())?;

@@ -4,7 +4,7 @@
 
 pub mod device;
 
-use fleetjobs_api::request::percent_decode;
+use fleetjobs_api::request::path_segments;
 use fleetjobs_api::ApiError;
 use fleetjobs_core::Timestamp;
 use fleetjobs_store::backend::spin::SpinSql;
@@ -47,15 +47,9 @@ pub fn store() -> Result<Store<SpinSql>, ApiError> {
     Ok(store)
 }
 
-/// The percent-decoded path segments after `/api/v1/`.
-pub fn api_segments(request: &Request) -> Vec<String> {
-    request
-        .path()
-        .trim_start_matches("/api/v1")
-        .split('/')
-        .filter(|s| !s.is_empty())
-        .map(percent_decode)
-        .collect()
+/// The decoded path segments after `/api/v1/` (a malformed escape is a 400).
+pub fn api_segments(request: &Request) -> Result<Vec<String>, ApiError> {
+    path_segments(request.path(), "/api/v1/")
 }
 
 pub fn method_name(method: &Method) -> &str {
@@ -148,6 +142,41 @@ pub fn respond_and_publish(outcome: Result<(u16, Value), ApiError>) -> Response 
     let response = respond(outcome);
     publish_outbox(REQUEST_PUBLISH_BUDGET);
     response
+}
+
+/// A new id for a request, under which the log keeps what the caller is not
+/// told.
+pub fn new_request_id() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
+
+/// The request's id as the gateway assigned it (`x-request-id`), or a new one.
+pub fn request_id(request: &Request) -> String {
+    request
+        .header("x-request-id")
+        .and_then(|h| h.as_str())
+        .map_or_else(new_request_id, str::to_owned)
+}
+
+/// Forwards the request to a private component with the request id. A
+/// failure (no answer, or any 5xx whatever its body) is logged under the
+/// id and comes back as `None`: the caller answers with the id alone.
+pub async fn forward_with_id(
+    component: &str,
+    request: &Request,
+    request_id: &str,
+) -> Option<Response> {
+    let failure = match forward(component, request, &[("x-request-id", request_id)]).await {
+        Ok(response) if *response.status() < 500 => return Some(response),
+        Ok(response) => format!(
+            "{component} answered {}: {}",
+            response.status(),
+            String::from_utf8_lossy(response.body())
+        ),
+        Err(e) => e,
+    };
+    eprintln!("request {request_id}: {failure}");
+    None
 }
 
 /// The error for a path or method the component does not serve.

@@ -13,7 +13,7 @@ use spin_sdk::http_component;
 const BATCHES_NOW: usize = 5;
 
 fn operate(request: &Request) -> Result<(u16, Value), ApiError> {
-    let [_, job_id] = &api_segments(request)[..] else {
+    let [_, job_id] = &api_segments(request)?[..] else {
         return Err(no_route(request));
     };
     let force = bool_param(request.query(), "force")?;

@@ -7,7 +7,7 @@ use spin_sdk::http::{Request, Response};
 use spin_sdk::http_component;
 
 fn describe(request: &Request) -> Result<(u16, Value), ApiError> {
-    let segments = api_segments(request);
+    let segments = api_segments(request)?;
     let [_, job_id] = segments.as_slice() else {
         return Err(no_route(request));
     };

@@ -3,9 +3,13 @@
 //! device's own thing, and forwards to the device-operation component.
 
 use fleetjobs_api::device::{DeviceError, MAX_PAYLOAD_BYTES};
+use fleetjobs_api::error::internal_message;
+use fleetjobs_api::request::path_segments;
 use fleetjobs_api::routing::{find_route, RouteMiss};
-use fleetjobs_component::device::{device_error, device_path, DEVICE_API};
-use fleetjobs_component::{device_token_hash, forward, method_name, now, store};
+use fleetjobs_component::device::{device_error, device_path, no_device_operation, DEVICE_API};
+use fleetjobs_component::{
+    device_token_hash, forward_with_id, method_name, new_request_id, now, store,
+};
 use spin_sdk::http::{Request, Response};
 use spin_sdk::http_component;
 
@@ -30,13 +34,8 @@ const ROUTES: &[(&str, &str, &str)] = &[
 ];
 
 fn route(method: &str, path: &str) -> Result<&'static str, DeviceError> {
-    let decoded = path.replace("%24", "$");
-    let segments: Vec<&str> = decoded
-        .strip_prefix(DEVICE_API)
-        .unwrap_or_default()
-        .split('/')
-        .filter(|s| !s.is_empty())
-        .collect();
+    let segments = path_segments(path, DEVICE_API).map_err(|e| DeviceError::invalid(e.message))?;
+    let segments: Vec<&str> = segments.iter().map(String::as_str).collect();
     // `$next` is only a literal for PUT; GET reads it as a job id.
     let table: Vec<_> = ROUTES
         .iter()
@@ -45,9 +44,7 @@ fn route(method: &str, path: &str) -> Result<&'static str, DeviceError> {
         .collect();
     match find_route(&table, method, &segments, |(m, p, _)| (*m, *p)) {
         Ok((_, _, component)) => Ok(component),
-        Err(RouteMiss::NotFound) => Err(DeviceError::not_found(format!(
-            "no device operation at {path}"
-        ))),
+        Err(RouteMiss::NotFound) => Err(no_device_operation(path)),
         Err(RouteMiss::MethodNotAllowed(allowed)) => Err(DeviceError::new(
             405,
             "MethodNotAllowed",
@@ -59,32 +56,22 @@ fn route(method: &str, path: &str) -> Result<&'static str, DeviceError> {
     }
 }
 
-/// A device may only use its own thing's routes.
-fn authenticate(request: &Request, thing_name: &str) -> Result<(), DeviceError> {
+/// The thing whose device token the request carries. Nothing of the
+/// request but this header is read before it succeeds.
+fn authenticate(request: &Request) -> Result<String, DeviceError> {
     let token = request
         .header("authorization")
         .and_then(|h| h.as_str())
         .and_then(|h| h.strip_prefix("Bearer "))
         .map(str::trim)
         .ok_or_else(|| DeviceError::unauthorized("send Authorization: Bearer <device token>"))?;
-    let hash = device_token_hash(token);
-    let store = store()?;
-    if store.thing_token_hash(thing_name)?.as_deref() == Some(hash.as_str()) {
-        return Ok(());
-    }
-    match store.thing_with_token_hash(&hash)? {
-        Some(_) => Err(DeviceError::forbidden(format!(
-            "this device token belongs to another thing; it cannot use {thing_name}'s jobs"
-        ))),
-        None => Err(DeviceError::unauthorized("the device token is not valid")),
-    }
+    store()?
+        .thing_with_token_hash(&device_token_hash(token))?
+        .ok_or_else(|| DeviceError::unauthorized("the device token is not valid"))
 }
 
-async fn serve(request: &Request) -> Result<Response, DeviceError> {
-    let (thing_name, _) = device_path(request.path()).ok_or_else(|| {
-        DeviceError::not_found(format!("no device operation at {}", request.path()))
-    })?;
-    authenticate(request, &thing_name)?;
+async fn serve(request: &Request, request_id: &str) -> Result<Response, DeviceError> {
+    let device = authenticate(request)?;
     if request.body().len() > MAX_PAYLOAD_BYTES {
         return Err(DeviceError::new(
             413,
@@ -92,16 +79,23 @@ async fn serve(request: &Request) -> Result<Response, DeviceError> {
             format!("the request body is larger than {MAX_PAYLOAD_BYTES} bytes"),
         ));
     }
+    let (thing_name, _) = device_path(request.path())?;
+    if thing_name != device {
+        return Err(DeviceError::forbidden(format!(
+            "this device token belongs to another thing; it cannot use {thing_name}'s jobs"
+        )));
+    }
     let component = route(method_name(request.method()), request.path())?;
-    forward(component, request, &[])
+    forward_with_id(component, request, request_id)
         .await
-        .map_err(DeviceError::internal)
+        .ok_or_else(|| DeviceError::internal(internal_message(request_id)))
 }
 
 #[http_component]
 async fn handle(request: Request) -> Response {
-    match serve(&request).await {
+    let request_id = new_request_id();
+    match serve(&request, &request_id).await {
         Ok(response) => response,
-        Err(e) => device_error(&e, None, now()),
+        Err(e) => device_error(&e, None, now(), &request_id),
     }
 }

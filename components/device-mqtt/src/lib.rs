@@ -8,7 +8,7 @@
 
 use fleetjobs_api::device::{client_token, DeviceError};
 use fleetjobs_component::device::{operations, rejected, DeviceInput};
-use fleetjobs_component::{mqtt_connection, now, topic_prefix};
+use fleetjobs_component::{mqtt_connection, new_request_id, now, topic_prefix};
 use fleetjobs_core::protocol::{DeviceTopic, DocumentForm};
 use spin_sdk::mqtt::Qos;
 
@@ -48,7 +48,12 @@ impl Guest for DeviceMqtt {
             Ok(body) => ("accepted", body),
             Err(e) => (
                 "rejected",
-                rejected(&e, client_token(&payload).as_deref(), now),
+                rejected(
+                    &e,
+                    client_token(&payload).as_deref(),
+                    now,
+                    &new_request_id(),
+                ),
             ),
         };
         let reply_topic = format!("{topic}/{outcome}");

@@ -2,10 +2,10 @@
 //! the body size, matches method + path and forwards to the operation's
 //! private component by service chaining (Spin routes on path only).
 
-use fleetjobs_api::request::MAX_BODY_BYTES;
+use fleetjobs_api::request::{path_segments, MAX_BODY_BYTES};
 use fleetjobs_api::routing::{find_route, RouteMiss};
 use fleetjobs_api::ApiError;
-use fleetjobs_component::{error, method_name, variable};
+use fleetjobs_component::{error, forward_with_id, method_name, new_request_id, variable};
 use spin_sdk::http::{Request, Response};
 use spin_sdk::http_component;
 
@@ -245,12 +245,8 @@ const OPENAPI_PATH: &str = "/api/v1/openapi.json";
 /// Which component serves `method` on `path`; a known path with another
 /// method is a 405 that lists the allowed ones.
 fn route(method: &str, path: &str) -> Result<&'static str, ApiError> {
-    let segments: Vec<&str> = path
-        .strip_prefix("/api/v1/")
-        .unwrap_or_default()
-        .split('/')
-        .filter(|s| !s.is_empty())
-        .collect();
+    let segments = path_segments(path, "/api/v1/")?;
+    let segments: Vec<&str> = segments.iter().map(String::as_str).collect();
     match find_route(ROUTES, method, &segments, |r| (r.method, r.path)) {
         Ok(route) => Ok(route.component),
         Err(RouteMiss::NotFound) => Err(ApiError::not_found(format!("no API route {path}"))),
@@ -288,7 +284,7 @@ fn authenticate(request: &Request) -> Result<(), ApiError> {
     Ok(())
 }
 
-async fn serve(request: Request) -> Result<Response, ApiError> {
+async fn serve(request: Request, request_id: &str) -> Result<Response, ApiError> {
     if request.path() == OPENAPI_PATH && method_name(request.method()) == "GET" {
         return Ok(fleetjobs_component::json(200, &openapi::document()));
     }
@@ -298,16 +294,17 @@ async fn serve(request: Request) -> Result<Response, ApiError> {
     }
     let method = method_name(request.method()).to_owned();
     let component = route(&method, request.path())?;
-    let request_id = uuid::Uuid::new_v4().to_string();
-    let mut response =
-        fleetjobs_component::forward(component, &request, &[("x-request-id", &request_id)])
-            .await
-            .map_err(|e| ApiError::new(502, "InternalError", e))?;
-    response.set_header("x-request-id", request_id);
-    Ok(response)
+    forward_with_id(component, &request, request_id)
+        .await
+        .ok_or_else(|| ApiError::internal(request_id))
 }
 
 #[http_component]
 async fn handle(request: Request) -> Response {
-    serve(request).await.unwrap_or_else(|e| error(&e))
+    let request_id = new_request_id();
+    let mut response = serve(request, &request_id)
+        .await
+        .unwrap_or_else(|e| error(&e));
+    response.set_header("x-request-id", request_id);
+    response
 }

@@ -23,7 +23,7 @@ fn operate(request: &Request) -> Result<(u16, Value), ApiError> {
             fleetjobs_core::JobType::parse,
             "SNAPSHOT, CONTINUOUS",
         )?,
-        thing_group_name: query_param(query, "thingGroupName"),
+        thing_group_name: query_param(query, "thingGroupName")?,
         limit,
         next_token,
     };

@@ -34,7 +34,7 @@ fn view(group: &ThingGroup) -> Value {
 }
 
 fn operate(request: &Request) -> Result<(u16, Value), ApiError> {
-    let segments = api_segments(request);
+    let segments = api_segments(request)?;
     let store = store()?;
     match (method_name(request.method()), &segments[..]) {
         ("POST", [_]) => {

@@ -70,7 +70,7 @@ fn new_token() -> (String, String) {
 }
 
 fn operate(request: &Request) -> Result<(u16, Value), ApiError> {
-    let segments = api_segments(request);
+    let segments = api_segments(request)?;
     let store = store()?;
     match (method_name(request.method()), &segments[..]) {
         ("POST", [_]) => {

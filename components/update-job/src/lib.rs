@@ -8,7 +8,7 @@ use spin_sdk::http::{Request, Response};
 use spin_sdk::http_component;
 
 fn operate(request: &Request) -> Result<(u16, Value), ApiError> {
-    let [_, job_id] = &api_segments(request)[..] else {
+    let [_, job_id] = &api_segments(request)?[..] else {
         return Err(no_route(request));
     };
     let update = json_body(request.body())?;

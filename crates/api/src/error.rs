@@ -46,10 +46,21 @@ impl ApiError {
         )
     }
 
+    /// What the caller of a failed request sees: no detail, only the request
+    /// id under which the log has it.
+    pub fn internal(request_id: &str) -> Self {
+        ApiError::new(500, "InternalError", internal_message(request_id))
+    }
+
     /// The JSON body.
     pub fn body(&self) -> String {
         json!({"error": {"code": self.code, "message": self.message}}).to_string()
     }
+}
+
+/// The message of an internal failure, for either protocol.
+pub fn internal_message(request_id: &str) -> String {
+    format!("the service could not complete the request; retry later (request id {request_id})")
 }
 
 impl From<Rejection> for ApiError {

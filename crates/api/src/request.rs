@@ -51,41 +51,62 @@ pub fn parse_json<T: DeserializeOwned>(payload: &[u8], what: &str) -> Result<T, 
     })
 }
 
-/// The value of one query parameter, percent-decoded.
-pub fn query_param(query: &str, name: &str) -> Option<String> {
-    query
-        .split('&')
-        .filter_map(|pair| pair.split_once('=').or(Some((pair, ""))))
-        .find(|(key, _)| *key == name)
-        .map(|(_, value)| percent_decode(value))
+/// Whether every `%` in `raw` starts an escape of two hex digits and the
+/// escapes decode to UTF-8.
+fn is_percent_encoded_utf8(raw: &str) -> bool {
+    let escapes_complete = raw.split('%').skip(1).all(|after| {
+        after
+            .as_bytes()
+            .get(..2)
+            .is_some_and(|h| h.iter().all(u8::is_ascii_hexdigit))
+    });
+    escapes_complete
+        && percent_encoding::percent_decode_str(raw)
+            .decode_utf8()
+            .is_ok()
 }
 
-/// Decodes `%XX` escapes (and `+` as a space, as in query strings).
-pub fn percent_decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'%' if i + 2 < bytes.len() => match u8::from_str_radix(&text[i + 1..i + 3], 16) {
-                Ok(byte) => {
-                    out.push(byte);
-                    i += 3;
-                    continue;
-                }
-                Err(_) => out.push(b'%'),
-            },
-            b'+' => out.push(b' '),
-            other => out.push(other),
-        }
-        i += 1;
+fn check_encoding(raw: &str, what: &str) -> Result<(), ApiError> {
+    if is_percent_encoded_utf8(raw) {
+        Ok(())
+    } else {
+        Err(ApiError::invalid(format!(
+            "{what} {raw:?} is not valid percent-encoding of UTF-8 (write a literal % as %25)"
+        )))
     }
-    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Decodes one path segment; `+` is literal in a path. A malformed escape
+/// or bytes that are not UTF-8 are a 400 that names the segment.
+pub fn path_segment(raw: &str) -> Result<String, ApiError> {
+    check_encoding(raw, "the path segment")?;
+    Ok(percent_encoding::percent_decode_str(raw)
+        .decode_utf8_lossy()
+        .into_owned())
+}
+
+/// The decoded segments of `path` after `prefix` (empty segments dropped).
+pub fn path_segments(path: &str, prefix: &str) -> Result<Vec<String>, ApiError> {
+    path.strip_prefix(prefix)
+        .unwrap_or_default()
+        .split('/')
+        .filter(|s| !s.is_empty())
+        .map(path_segment)
+        .collect()
+}
+
+/// The value of one query parameter, decoded as a form (`+` is a space); a
+/// malformed query string is a 400.
+pub fn query_param(query: &str, name: &str) -> Result<Option<String>, ApiError> {
+    check_encoding(query, "the query string")?;
+    Ok(form_urlencoded::parse(query.as_bytes())
+        .find(|(key, _)| key == name)
+        .map(|(_, value)| value.into_owned()))
 }
 
 /// `limit` (1-250, default 50) and `nextToken` of a list request.
 pub fn page_params(query: &str) -> Result<(usize, Option<String>), ApiError> {
-    let limit = match query_param(query, "limit") {
+    let limit = match query_param(query, "limit")? {
         None => DEFAULT_LIMIT,
         Some(text) => match text.parse::<usize>() {
             Ok(limit) if (1..=MAX_LIMIT).contains(&limit) => limit,
@@ -98,7 +119,7 @@ pub fn page_params(query: &str) -> Result<(usize, Option<String>), ApiError> {
     };
     Ok((
         limit,
-        query_param(query, "nextToken").filter(|t| !t.is_empty()),
+        query_param(query, "nextToken")?.filter(|t| !t.is_empty()),
     ))
 }
 
@@ -109,7 +130,7 @@ pub fn enum_param<T>(
     parse: impl Fn(&str) -> Option<T>,
     allowed: &str,
 ) -> Result<Option<T>, ApiError> {
-    match query_param(query, name) {
+    match query_param(query, name)? {
         None => Ok(None),
         Some(text) => parse(&text)
             .map(Some)
@@ -124,7 +145,7 @@ pub fn bool_param(query: &str, name: &str) -> Result<bool, ApiError> {
 
 /// A flag, or none when the query does not mention it.
 pub fn optional_bool_param(query: &str, name: &str) -> Result<Option<bool>, ApiError> {
-    match query_param(query, name).as_deref() {
+    match query_param(query, name)?.as_deref() {
         None => Ok(None),
         Some("false") => Ok(Some(false)),
         Some("true") | Some("") => Ok(Some(true)),
@@ -136,7 +157,7 @@ pub fn optional_bool_param(query: &str, name: &str) -> Result<Option<bool>, ApiE
 
 /// An integer parameter such as `executionNumber=2`.
 pub fn number_param(query: &str, name: &str) -> Result<Option<i64>, ApiError> {
-    query_param(query, name)
+    query_param(query, name)?
         .map(|text| {
             text.parse::<i64>().ok().filter(|n| *n >= 1).ok_or_else(|| {
                 ApiError::invalid(format!("{name}: {text:?} must be a positive integer"))
@@ -185,6 +206,21 @@ mod tests {
     }
 
     #[test]
+    fn path_segments_are_strict_and_keep_plus() {
+        assert_eq!(path_segment("a+b%20(x)").unwrap(), "a+b (x)");
+        assert_eq!(path_segment("%E2%82%AC").unwrap(), "€");
+        for bad in ["%", "%€", "%4", "%zz", "%C3%28", "%FF"] {
+            let error = path_segment(bad).unwrap_err();
+            assert_eq!(error.status, 400);
+            assert!(error.message.contains(bad), "{}", error.message);
+        }
+        assert_eq!(
+            path_segments("/api/v1/thing-groups/a+b%20(x)", "/api/v1/").unwrap(),
+            ["thing-groups", "a+b (x)"]
+        );
+    }
+
+    #[test]
     fn list_parameters() {
         assert_eq!(page_params("").unwrap(), (DEFAULT_LIMIT, None));
         assert_eq!(
@@ -194,9 +230,22 @@ mod tests {
         assert_eq!(page_params("limit=0").unwrap_err().status, 400);
         assert_eq!(page_params("limit=251").unwrap_err().status, 400);
         assert_eq!(
-            query_param("thingGroupName=com.example%20(default)", "thingGroupName").as_deref(),
-            Some("com.example (default)")
+            query_param("thingGroupName=com.example%20(default)", "thingGroupName").unwrap(),
+            Some("com.example (default)".into())
         );
+        assert_eq!(
+            query_param("thingGroupName=a%2Bb+c", "thingGroupName").unwrap(),
+            Some("a+b c".into())
+        );
+        for bad in [
+            "nextToken=%€",
+            "nextToken=%",
+            "nextToken=%4",
+            "nextToken=%zz",
+            "x=%C3%28",
+        ] {
+            assert_eq!(page_params(bad).unwrap_err().status, 400, "{bad}");
+        }
         let status = enum_param(
             "status=DONE",
             "status",

@@ -61,6 +61,7 @@ where
             ),
         );
     };
+    let request_id = request_id_of(&request);
     let mut store = app.store(component, TriggerKind::Http);
     let (sender, receiver) = tokio::sync::oneshot::channel();
     let prepared: wasmtime::Result<_> = (|| {
@@ -76,6 +77,19 @@ where
         Err(e) => return text(StatusCode::BAD_REQUEST, format!("{e:#}")),
     };
     let id = component.id.clone();
+    // The caller learns that the component failed, never how: the reason
+    // (a trap's backtrace, say) goes to the log with the request's id.
+    let failed = move |status: StatusCode, reason: String| {
+        tracing::error!(component = %id, request_id = %request_id, %reason, "request failed");
+        text(
+            status,
+            format!(
+                "{} {}",
+                status.as_u16(),
+                status.canonical_reason().unwrap_or_default()
+            ),
+        )
+    };
     let task = tokio::spawn(async move {
         let instance = proxy.instantiate_async(&mut store).await?;
         instance
@@ -85,25 +99,31 @@ where
     });
     match receiver.await {
         Ok(Ok(response)) => response,
-        Ok(Err(code)) => text(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            format!("component {id} failed: {code:?}"),
-        ),
+        Ok(Err(code)) => failed(StatusCode::INTERNAL_SERVER_ERROR, format!("{code:?}")),
         Err(_) => {
             let reason = match task.await {
                 Ok(Err(e)) => format!("{e:#}"),
                 Ok(Ok(())) => "it returned no response".into(),
                 Err(e) => e.to_string(),
             };
-            tracing::error!(component = %id, %reason, "request failed");
             let status = if reason.contains("concurrent limit") {
                 StatusCode::SERVICE_UNAVAILABLE
             } else {
                 StatusCode::INTERNAL_SERVER_ERROR
             };
-            text(status, format!("component {id} failed: {reason}"))
+            failed(status, reason)
         }
     }
+}
+
+/// The request's `x-request-id`, which the log keeps beside a failure.
+fn request_id_of<B>(request: &Request<B>) -> String {
+    request
+        .headers()
+        .get("x-request-id")
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("-")
+        .to_owned()
 }
 
 /// Adds the `spin-*` headers for a routed request.

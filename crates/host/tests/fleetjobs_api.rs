@@ -589,3 +589,152 @@ fn registry_operations_and_paging_1000_executions() {
     );
     api_ok(&host, "GET", "/api/v1/thing-groups/fleet", Value::Null, 404);
 }
+
+/// Path segments and query strings no client should send, percent-encoded
+/// or not: each is answered 2xx or 4xx, never a failure or an internal.
+const HOSTILE: &[&str] = &[
+    "%",
+    "%zz",
+    "%4",
+    "%FF",
+    "%C3%28",
+    "%00",
+    "a+b",
+    "a%2Bb",
+    "a%20b",
+    "(x)",
+    "%E2%82%AC",
+    "%2F",
+    "..",
+    "$next",
+    "a%25b",
+];
+
+fn assert_no_failure(what: &str, status: u16, body: &str) {
+    assert!((200..500).contains(&status), "{what}: {status} {body}");
+    for leak in ["backtrace", "wasm", "panicked", "trapped", "SQL", "sqlite"] {
+        assert!(!body.contains(leak), "{what} leaks {leak:?}: {body}");
+    }
+}
+
+#[test]
+fn hostile_paths_and_queries_are_4xx_in_every_route_family_of_both_gateways() {
+    let host = app();
+    let device_token = create_thing(&host, "dev");
+    api_ok(&host, "POST", "/api/v1/jobs", job_body("j1", &["dev"]), 201);
+    let (_, document) = api(&host, "GET", "/api/v1/openapi.json", &Value::Null);
+    let paths = document["paths"].as_object().unwrap();
+    assert!(paths.len() >= 10, "{document}");
+    for (template, operations) in paths {
+        for method in operations.as_object().unwrap().keys() {
+            let method = method.to_uppercase();
+            for value in HOSTILE {
+                let path = template
+                    .split('/')
+                    .map(|s| if s.starts_with('{') { *value } else { s })
+                    .collect::<Vec<_>>()
+                    .join("/");
+                for target in [
+                    path.clone(),
+                    format!("{path}?nextToken={value}&limit={value}&force={value}"),
+                ] {
+                    let (status, body) =
+                        authorized_request(host.port, &method, &target, "{}", Some(API_TOKEN));
+                    assert_no_failure(&format!("{method} {target}"), status, &body);
+                }
+            }
+        }
+    }
+    for value in HOSTILE {
+        for (method, target) in [
+            ("GET", format!("/device/v1/things/{value}/jobs")),
+            ("GET", format!("/device/v1/things/dev/jobs/{value}")),
+            ("POST", format!("/device/v1/things/dev/jobs/{value}")),
+            ("PUT", format!("/device/v1/things/{value}/jobs/$next")),
+            (
+                "GET",
+                format!("/device/v1/things/dev/jobs/j1?executionNumber={value}"),
+            ),
+            ("GET", format!("/device/v1/{value}")),
+        ] {
+            for token in [Some(device_token.as_str()), None, Some("nope")] {
+                let (status, body) = authorized_request(host.port, method, &target, "{}", token);
+                assert_no_failure(&format!("{method} {target}"), status, &body);
+                if token != Some(device_token.as_str()) {
+                    assert_eq!(
+                        status, 401,
+                        "{method} {target}: authenticated first: {body}"
+                    );
+                }
+            }
+        }
+    }
+    // A malformed escape names the segment.
+    let (status, reply) = api(&host, "GET", "/api/v1/jobs/%zz", &Value::Null);
+    assert_eq!(status, 400, "{reply}");
+    assert!(reply.to_string().contains("%zz"), "{reply}");
+    let (status, reply) = api(&host, "GET", "/api/v1/jobs?nextToken=%E2%82", &Value::Null);
+    assert_eq!(status, 400, "{reply}");
+}
+
+#[test]
+fn a_group_named_with_plus_space_and_parentheses_is_addressable_end_to_end() {
+    let host = app();
+    create_thing(&host, "t1");
+    let group = "a+b (x)";
+    let encoded = "a+b%20(x)";
+    api_ok(
+        &host,
+        "POST",
+        "/api/v1/thing-groups",
+        json!({"thingGroupName": group}),
+        201,
+    );
+    api_ok(
+        &host,
+        "PUT",
+        &format!("/api/v1/thing-groups/{encoded}/things/t1"),
+        Value::Null,
+        204,
+    );
+    let described = api_ok(
+        &host,
+        "GET",
+        &format!("/api/v1/thing-groups/{encoded}"),
+        Value::Null,
+        200,
+    );
+    assert_eq!(described["thingGroupName"], group, "{described}");
+    let members = api_ok(
+        &host,
+        "GET",
+        &format!("/api/v1/thing-groups/{encoded}/things"),
+        Value::Null,
+        200,
+    );
+    assert!(members.to_string().contains("t1"), "{members}");
+    api_ok(
+        &host,
+        "POST",
+        "/api/v1/jobs",
+        json!({"jobId": "g1", "targets": {"thingGroupNames": [group]}, "document": {}}),
+        201,
+    );
+    assert_eq!(execution(&host, "g1", "t1")["status"], "QUEUED");
+    // In a query `+` is a space, so the name's `+` is written %2B.
+    let listed = api_ok(
+        &host,
+        "GET",
+        "/api/v1/jobs?thingGroupName=a%2Bb+(x)",
+        Value::Null,
+        200,
+    );
+    assert!(listed.to_string().contains("\"g1\""), "{listed}");
+    api_ok(
+        &host,
+        "DELETE",
+        &format!("/api/v1/thing-groups/{encoded}/things/t1"),
+        Value::Null,
+        204,
+    );
+}

@@ -7,7 +7,8 @@
 pub mod operations;
 
 use fleetjobs_api::device::{client_token, stamp, DeviceError, DeviceRequest};
-use fleetjobs_api::request::percent_decode;
+use fleetjobs_api::error::internal_message;
+use fleetjobs_api::request::path_segments;
 use fleetjobs_core::protocol::DocumentForm;
 use fleetjobs_core::Timestamp;
 use serde_json::{Map, Value};
@@ -22,22 +23,19 @@ use crate::now;
 pub const DEVICE_API: &str = "/device/v1/";
 
 /// `(thing, jobId)` of a device API path.
-pub fn device_path(path: &str) -> Option<(String, Option<String>)> {
-    let segments: Vec<String> = path
-        .strip_prefix(DEVICE_API)?
-        .split('/')
-        .filter(|s| !s.is_empty())
-        .map(percent_decode)
-        .collect();
+pub fn device_path(path: &str) -> Result<(String, Option<String>), DeviceError> {
+    let segments = path_segments(path, DEVICE_API).map_err(|e| DeviceError::invalid(e.message))?;
     match &segments[..] {
-        [things, thing, jobs] if things == "things" && jobs == "jobs" => {
-            Some((thing.clone(), None))
-        }
+        [things, thing, jobs] if things == "things" && jobs == "jobs" => Ok((thing.clone(), None)),
         [things, thing, jobs, job] if things == "things" && jobs == "jobs" => {
-            Some((thing.clone(), Some(job.clone())))
+            Ok((thing.clone(), Some(job.clone())))
         }
-        _ => None,
+        _ => Err(no_device_operation(path)),
     }
+}
+
+pub fn no_device_operation(path: &str) -> DeviceError {
+    DeviceError::not_found(format!("no device operation at {path}"))
 }
 
 /// One device request, as an operation component receives it.
@@ -125,34 +123,52 @@ pub fn serve_device<R: DeviceRequest>(
 ) -> Response {
     let now = now();
     let payload = request.body();
-    let outcome = device_path(request.path())
-        .ok_or_else(|| DeviceError::not_found(format!("no device operation at {}", request.path())))
-        .and_then(|(thing_name, job_id)| {
-            DeviceInput {
-                thing_name,
-                job_id,
-                form: DocumentForm::String,
-                query: request.query(),
-                payload,
-                now,
-            }
-            .run(operate)
-        });
+    let outcome = device_path(request.path()).and_then(|(thing_name, job_id)| {
+        DeviceInput {
+            thing_name,
+            job_id,
+            form: DocumentForm::String,
+            query: request.query(),
+            payload,
+            now,
+        }
+        .run(operate)
+    });
     match outcome {
         Ok(body) => crate::json(200, &body),
-        Err(e) => device_error(&e, client_token(payload).as_deref(), now),
+        Err(e) => device_error(
+            &e,
+            client_token(payload).as_deref(),
+            now,
+            &crate::request_id(request),
+        ),
     }
 }
 
-/// A rejected request's body; an internal failure goes to the log.
-pub fn rejected(error: &DeviceError, client_token: Option<&str>, now: Timestamp) -> Value {
-    if error.status >= 500 {
-        eprintln!("{}: {}", error.code, error.message);
+/// A rejected request's body. An internal failure's detail goes to the log
+/// under `request_id`; the device sees only the id.
+pub fn rejected(
+    error: &DeviceError,
+    client_token: Option<&str>,
+    now: Timestamp,
+    request_id: &str,
+) -> Value {
+    if error.status < 500 {
+        return error.body(client_token, now);
     }
-    error.body(client_token, now)
+    eprintln!("request {request_id}: {}: {}", error.code, error.message);
+    DeviceError::internal(internal_message(request_id)).body(client_token, now)
 }
 
 /// A rejected device request's response.
-pub fn device_error(error: &DeviceError, client_token: Option<&str>, now: Timestamp) -> Response {
-    crate::json(error.status, &rejected(error, client_token, now))
+pub fn device_error(
+    error: &DeviceError,
+    client_token: Option<&str>,
+    now: Timestamp,
+    request_id: &str,
+) -> Response {
+    crate::json(
+        error.status,
+        &rejected(error, client_token, now, request_id),
+    )
 }
