@@ -14,13 +14,15 @@ target/release/fleetjobs build --from spin.toml >/dev/null
 SECONDS=0
 
 state="$(mktemp -d)"
+# The simulated devices' own secrets, apart from the host's state.
+devices_dir="$(mktemp -d)"
 port="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
 export DEMO_API="http://127.0.0.1:$port" DEMO_TOKEN="demo-$RANDOM$RANDOM"
 pids=()
 cleanup() {
   for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
   wait 2>/dev/null || true
-  rm -rf "$state"
+  rm -rf "$state" "$devices_dir"
 }
 trap cleanup EXIT
 
@@ -47,12 +49,18 @@ export -f api
 
 echo "registering $devices things in the group demo-fleet…"
 api -X POST -d '{"thingGroupName": "demo-fleet"}' "$DEMO_API/api/v1/thing-groups" >/dev/null
+# Each device logs in to the broker with its thing name and device token.
+credentials="$devices_dir/credentials"
+(umask 077 && : >"$credentials")
+export credentials
 seq 1 "$devices" | xargs -P 8 -I{} bash -c '
-  api -X POST -d "{\"thingName\": \"demo-{}\"}" "$DEMO_API/api/v1/things" >/dev/null &&
+  token=$(api -X POST -d "{\"thingName\": \"demo-{}\"}" "$DEMO_API/api/v1/things" |
+    sed -n "s/.*\"deviceToken\": *\"\([0-9a-f]*\)\".*/\1/p") &&
+  echo "demo-{} $token" >>"$credentials" &&
   api -X PUT "$DEMO_API/api/v1/thing-groups/demo-fleet/things/demo-{}" >/dev/null'
 
 echo "connecting $devices simulated devices (2% fail, 1% reject, 10% slow)…"
-target/release/fleetjobs-sim run --mqtt-url "$mqtt_url" --things "$devices" --name-prefix demo- \
+target/release/fleetjobs-sim run --mqtt-url "$mqtt_url" --credentials "$credentials" \
   --fail 0.02 --reject 0.01 --slow 0.1 >"$state/devices.log" 2>&1 &
 pids+=($!)
 deadline=$((SECONDS + 90))

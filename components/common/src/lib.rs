@@ -2,6 +2,7 @@
 //! clock, path parsing and JSON responses. Components stay thin adapters:
 //! parse, call the store (which calls the core), answer.
 
+pub mod broker_accounts;
 pub mod device;
 
 use fleetjobs_api::request::path_segments;
@@ -159,15 +160,18 @@ pub fn request_id(request: &Request) -> String {
 }
 
 /// Forwards the request to a private component with the request id. A
-/// failure (no answer, or any 5xx whatever its body) is logged under the
-/// id and comes back as `None`: the caller answers with the id alone.
+/// failure (no answer, or any 5xx but 503 whatever its body) is logged
+/// under the id and comes back as `None`: the caller answers with the id
+/// alone. A 503 says a dependency (the broker) is unavailable; it passes.
 pub async fn forward_with_id(
     component: &str,
     request: &Request,
     request_id: &str,
 ) -> Option<Response> {
     let failure = match forward(component, request, &[("x-request-id", request_id)]).await {
-        Ok(response) if *response.status() < 500 => return Some(response),
+        Ok(response) if *response.status() < 500 || *response.status() == 503 => {
+            return Some(response)
+        }
         Ok(response) => format!(
             "{component} answered {}: {}",
             response.status(),
@@ -204,8 +208,9 @@ const OUTBOX_BATCH: usize = 500;
 /// left to the sweeper, so a request stays short.
 pub const REQUEST_PUBLISH_BUDGET: std::time::Duration = std::time::Duration::from_secs(2);
 
-/// An outbound MQTT connection to `mqtt_url`, with a client id of its own
-/// (the broker allows one connection per client id).
+/// An outbound MQTT connection to `mqtt_url` as the service account
+/// (`mqtt_username`, `mqtt_password`), with a client id of its own (the
+/// broker allows one connection per client id).
 pub fn mqtt_connection() -> Result<spin_sdk::mqtt::Connection, spin_sdk::mqtt::Error> {
     let url = variable("mqtt_url", "mqtt://127.0.0.1:1883");
     let separator = if url.contains('?') { '&' } else { '?' };
@@ -213,7 +218,12 @@ pub fn mqtt_connection() -> Result<spin_sdk::mqtt::Connection, spin_sdk::mqtt::E
         "{url}{separator}client_id=fleetjobs-{}",
         uuid::Uuid::new_v4().simple()
     );
-    spin_sdk::mqtt::Connection::open(&address, "", "", 30)
+    spin_sdk::mqtt::Connection::open(
+        &address,
+        &variable("mqtt_username", ""),
+        &variable("mqtt_password", ""),
+        30,
+    )
 }
 
 /// Publishes what the outbox holds, oldest first, for at most `budget`:

@@ -1,17 +1,21 @@
 //! The thing registry: `POST/GET /api/v1/things`,
 //! `GET/PATCH/DELETE /api/v1/things/{thingName}`, and
 //! `POST /api/v1/things/{thingName}/token` (rotate the device token).
-//! A device token is shown once, at creation or rotation; only its hash is kept.
+//! A device token is shown once, at creation or rotation; only its hash is
+//! kept. The broker learns of each change inside the same transaction
+//! (`broker_accounts`): if it cannot, nothing changes.
 
 use std::collections::BTreeMap;
 
 use fleetjobs_api::request::{json_body, page_params};
 use fleetjobs_api::{views, ApiError};
 use fleetjobs_component::{
-    api_segments, device_token_hash, method_name, no_route, now, respond_and_publish, store,
+    api_segments, broker_accounts, device_token_hash, method_name, no_route, now,
+    respond_and_publish, store,
 };
 use fleetjobs_core::model::Thing;
 use fleetjobs_core::validate;
+use fleetjobs_store::Error::Unavailable;
 use serde::Deserialize;
 use serde_json::{json, Value};
 use spin_sdk::http::{Request, Response};
@@ -78,7 +82,11 @@ fn operate(request: &Request) -> Result<(u16, Value), ApiError> {
             validate::thing_name(&body.thing_name)?;
             check_attributes(&body.attributes)?;
             let (token, hash) = new_token();
-            let thing = store.insert_thing(&body.thing_name, &body.attributes, &hash, now())?;
+            let thing = store.transaction(|s| {
+                let thing = s.insert_thing(&body.thing_name, &body.attributes, &hash, now())?;
+                broker_accounts::register(&thing.thing_name, &token).map_err(Unavailable)?;
+                Ok(thing)
+            })?;
             let mut reply = view(&thing);
             reply["deviceToken"] = json!(token);
             Ok((201, reply))
@@ -98,12 +106,18 @@ fn operate(request: &Request) -> Result<(u16, Value), ApiError> {
             Ok((200, view(&thing)))
         }
         ("DELETE", [_, name]) => {
-            store.delete_thing(name, now())?;
+            store.transaction(|s| {
+                s.delete_thing(name, now())?;
+                broker_accounts::remove(name).map_err(Unavailable)
+            })?;
             Ok((204, Value::Null))
         }
         ("POST", [_, name, token]) if token == "token" => {
             let (token, hash) = new_token();
-            store.set_thing_token_hash(name, &hash)?;
+            store.transaction(|s| {
+                s.set_thing_token_hash(name, &hash)?;
+                broker_accounts::register(name, &token).map_err(Unavailable)
+            })?;
             Ok((200, json!({"thingName": name, "deviceToken": token})))
         }
         _ => Err(no_route(request)),

@@ -82,6 +82,11 @@ impl From<fleetjobs_store::Error> for ApiError {
     fn from(error: fleetjobs_store::Error) -> Self {
         match error {
             fleetjobs_store::Error::Rejected(rejection) => rejection.into(),
+            fleetjobs_store::Error::Unavailable(why) => ApiError::new(
+                503,
+                "ServiceUnavailable",
+                format!("{why}; nothing was changed, retry later"),
+            ),
             // Details go to the log, not to the client.
             other => ApiError::new(
                 500,

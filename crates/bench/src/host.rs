@@ -138,6 +138,18 @@ impl Host {
         self.state.path()
     }
 
+    /// The managed mosquitto's service account, which `fleetjobs up` keeps
+    /// in its state directory.
+    pub fn service_login(&self) -> Result<crate::mqtt::Login> {
+        let file = self.state_dir().join("mosquitto/service_password");
+        let password =
+            std::fs::read_to_string(&file).map_err(|e| format!("{}: {e}", file.display()))?;
+        Ok(crate::mqtt::Login {
+            username: "fleetjobs-service".into(),
+            password: password.trim().to_owned(),
+        })
+    }
+
     /// A control-plane call with the API token that must answer `expected`;
     /// returns the JSON body (null when empty).
     pub async fn api(

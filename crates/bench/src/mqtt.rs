@@ -25,9 +25,17 @@ const INFLIGHT: u16 = 1_000;
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 const REPLY_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// A broker login: the managed mosquitto refuses anonymous clients.
+#[derive(Debug, Clone)]
+pub struct Login {
+    pub username: String,
+    pub password: String,
+}
+
 /// A client of the broker on 127.0.0.1:`port`. It connects on its first poll.
-pub fn client(port: u16, client_id: &str) -> (AsyncClient, EventLoop) {
+pub fn client(port: u16, client_id: &str, login: &Login) -> (AsyncClient, EventLoop) {
     let mut options = MqttOptions::new(client_id, "127.0.0.1", port);
+    options.set_credentials(&login.username, &login.password);
     options.set_keep_alive(Duration::from_secs(30));
     options.set_inflight(INFLIGHT);
     // The host's notices carry the job document.
@@ -85,6 +93,7 @@ async fn next_message(eventloop: &mut EventLoop) -> Result<String> {
 /// One client of a closed request/reply loop.
 pub struct Conversation {
     pub client_id: String,
+    pub login: Login,
     pub request_topic: String,
     /// Subscribed before the run; every message on it answers the request.
     pub reply_filter: String,
@@ -183,7 +192,7 @@ async fn converse<P>(
 where
     P: Fn(&Conversation, u64) -> Vec<u8>,
 {
-    let (client, mut eventloop) = client(port, &conversation.client_id);
+    let (client, mut eventloop) = client(port, &conversation.client_id, &conversation.login);
     subscribe(&client, &mut eventloop, &conversation.reply_filter).await?;
     ready.send(()).await?;
     let started = start.wait_for(Option::is_some).await?.expect("started");
@@ -238,8 +247,8 @@ pub fn echo_topics(client: usize) -> (String, String) {
 /// A responder that answers every request of [`echo_topics`] with its own
 /// payload, at QoS1: the broker's round trip with nothing behind it. Abort
 /// the handle to stop it.
-pub async fn echo_responder(port: u16) -> Result<JoinHandle<()>> {
-    let (client, mut eventloop) = client(port, "bench-echo-responder");
+pub async fn echo_responder(port: u16, login: &Login) -> Result<JoinHandle<()>> {
+    let (client, mut eventloop) = client(port, "bench-echo-responder", login);
     subscribe(&client, &mut eventloop, "bench/+/request").await?;
     Ok(tokio::spawn(async move {
         while let Ok(event) = eventloop.poll().await {
@@ -260,9 +269,9 @@ pub async fn echo_responder(port: u16) -> Result<JoinHandle<()>> {
 
 /// Messages/s of `count` QoS1 publishes of `payload_len` bytes from one client
 /// to one subscriber, from the first publish to the last arrival.
-pub async fn one_way_rate(port: u16, count: u64, payload_len: usize) -> Result<f64> {
+pub async fn one_way_rate(port: u16, login: &Login, count: u64, payload_len: usize) -> Result<f64> {
     const TOPIC: &str = "bench/one-way";
-    let (subscriber, mut inbox) = client(port, "bench-one-way-subscriber");
+    let (subscriber, mut inbox) = client(port, "bench-one-way-subscriber", login);
     subscribe(&subscriber, &mut inbox, TOPIC).await?;
     let last_arrival = tokio::spawn(async move {
         for _ in 0..count {
@@ -271,7 +280,7 @@ pub async fn one_way_rate(port: u16, count: u64, payload_len: usize) -> Result<f
         Ok::<_, crate::Error>(Instant::now())
     });
 
-    let (publisher, mut outbox) = client(port, "bench-one-way-publisher");
+    let (publisher, mut outbox) = client(port, "bench-one-way-publisher", login);
     connected(&mut outbox).await?;
     let sender = tokio::spawn(async move { while outbox.poll().await.is_ok() {} });
     let payload = vec![b'x'; payload_len];

@@ -72,10 +72,12 @@ pub async fn run(args: Args) -> Result<Row> {
     let rows =
         tokio::task::spawn_blocking(move || sqlite::bulk_insert_rate(scratch.path(), things))
             .await??;
-    let messages = mqtt::one_way_rate(host.mqtt_port, ONE_WAY_MESSAGES, NOTICE_BYTES).await?;
+    let service = host.service_login()?;
+    let messages =
+        mqtt::one_way_rate(host.mqtt_port, &service, ONE_WAY_MESSAGES, NOTICE_BYTES).await?;
 
     eprintln!("notify: the job");
-    let (subscriber, mut inbox) = mqtt::client(host.mqtt_port, "bench-notify-next");
+    let (subscriber, mut inbox) = mqtt::client(host.mqtt_port, "bench-notify-next", &service);
     // A filter that begins with `$emqx` does match the `$` topics.
     mqtt::subscribe(&subscriber, &mut inbox, "$emqx/things/+/jobs/notify-next").await?;
     let all_notified = tokio::spawn(async move {

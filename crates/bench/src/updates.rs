@@ -12,7 +12,7 @@ use hyper::Method;
 use serde_json::json;
 
 use crate::host::{Host, HostArgs, API_TOKEN};
-use crate::mqtt::{self, Conversation, Window};
+use crate::mqtt::{self, Conversation, Login, Window};
 use crate::{sqlite, thousands, Result, Row};
 
 pub const BENCHMARK: &str = "device status updates through the whole stack \
@@ -58,14 +58,24 @@ pub async fn run(args: Args) -> Result<Row> {
     let things: Vec<String> = (0..args.devices)
         .map(|i| format!("device-{i:04}"))
         .collect();
+    // Each device logs in with its thing name and device token.
+    let mut logins = Vec::with_capacity(things.len());
     for thing in &things {
-        host.api(
-            Method::POST,
-            "/api/v1/things",
-            json!({"thingName": thing}),
-            201,
-        )
-        .await?;
+        let created = host
+            .api(
+                Method::POST,
+                "/api/v1/things",
+                json!({"thingName": thing}),
+                201,
+            )
+            .await?;
+        logins.push(Login {
+            username: thing.clone(),
+            password: created["deviceToken"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned(),
+        });
     }
     let job = json!({
         "jobId": JOB_ID,
@@ -78,12 +88,15 @@ pub async fn run(args: Args) -> Result<Row> {
         "updates: the broker's QoS1 request/reply limit, {} clients",
         args.devices
     );
-    let responder = mqtt::echo_responder(host.mqtt_port).await?;
+    // Authenticated too: the limit is measured with what the devices pay.
+    let service = host.service_login()?;
+    let responder = mqtt::echo_responder(host.mqtt_port, &service).await?;
     let echoes = (0..args.devices)
         .map(|i| {
             let (request_topic, reply_topic) = mqtt::echo_topics(i);
             Conversation {
                 client_id: format!("bench-echo-{i}"),
+                login: service.clone(),
                 request_topic,
                 reply_filter: reply_topic.clone(),
                 accepted_topic: reply_topic,
@@ -105,10 +118,12 @@ pub async fn run(args: Args) -> Result<Row> {
     eprintln!("updates: {} devices through the host", args.devices);
     let devices = things
         .iter()
-        .map(|thing| {
+        .zip(logins)
+        .map(|(thing, login)| {
             let update = format!("$emqx/things/{thing}/jobs/{JOB_ID}/update");
             Conversation {
                 client_id: thing.clone(),
+                login,
                 reply_filter: format!("{update}/+"),
                 accepted_topic: format!("{update}/accepted"),
                 request_topic: update,

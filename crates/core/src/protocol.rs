@@ -143,6 +143,35 @@ pub enum DeviceTopic {
     NotARequest,
 }
 
+/// The topics one device may use (the broker's ACL for it): publish its
+/// own requests (the topics the service subscribes to), subscribe to its
+/// own replies and notices. Thing names
+/// hold no MQTT wildcard (`validate::thing_name`), so these are exact.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeviceTopics {
+    /// Topic filters the device may publish on.
+    pub publish: Vec<String>,
+    /// Topic filters the device may subscribe to (and so receive).
+    pub subscribe: Vec<String>,
+}
+
+impl DeviceTopics {
+    pub fn of(prefix: &str, thing_name: &str) -> Self {
+        let jobs = format!("{prefix}/{thing_name}/jobs");
+        DeviceTopics {
+            // `jobs/+` rather than get and start-next alone, so that an
+            // unknown operation reaches the service and is answered
+            // InvalidTopic, as AWS does.
+            publish: vec![
+                format!("{jobs}/+"),
+                format!("{jobs}/+/get"),
+                format!("{jobs}/+/update"),
+            ],
+            subscribe: vec![format!("{jobs}/#")],
+        }
+    }
+}
+
 /// The job id that DescribeJobExecution accepts for the head of the list.
 pub const NEXT_JOB: &str = "$next";
 

@@ -482,7 +482,28 @@ fn notify_http_document_form_is_a_string() {
 }
 
 mod topics {
-    use fleetjobs_core::protocol::{DeviceOperation, DeviceTopic};
+    use fleetjobs_core::protocol::{DeviceOperation, DeviceTopic, DeviceTopics};
+
+    /// A device's ACL lets through its own requests only: every topic it may
+    /// publish is read by the service as a request (or an unknown operation)
+    /// of that thing.
+    #[test]
+    fn a_devices_topics_are_its_own_requests() {
+        let topics = DeviceTopics::of(PREFIX, "dev-1");
+        assert_eq!(topics.subscribe, ["$aws/things/dev-1/jobs/#"]);
+        for allowed in &topics.publish {
+            for level in ["get", "start-next", "job-7", "$next"] {
+                let concrete = allowed.replacen('+', level, 1);
+                match DeviceTopic::parse(PREFIX, &concrete) {
+                    DeviceTopic::Request { thing_name, .. }
+                    | DeviceTopic::Invalid { thing_name } => {
+                        assert_eq!(thing_name, "dev-1", "{concrete}")
+                    }
+                    DeviceTopic::NotARequest => panic!("{concrete}"),
+                }
+            }
+        }
+    }
 
     const PREFIX: &str = "$aws/things";
 

@@ -112,23 +112,27 @@ async fn up(args: UpArgs) -> Result<(), String> {
     std::fs::create_dir_all(&args.state_dir)
         .map_err(|e| format!("state directory {}: {e}", args.state_dir.display()))?;
     let mut host_variables = BTreeMap::new();
+    let api_token = api_token(&args)?;
+    if let Some(token) = &api_token {
+        host_variables.insert(API_TOKEN.to_owned(), token.clone());
+    }
     let broker = match &args.mqtt_url {
         Some(url) => {
             host_variables.insert("mqtt_url".to_owned(), url.clone());
             None
         }
         None => {
-            let broker = ManagedBroker::start(&args.state_dir, DEFAULT_PORT)
+            let roots = trigger_roots(&args.manifest, &host_variables);
+            let broker = ManagedBroker::start(&args.state_dir, DEFAULT_PORT, &roots)
                 .await
                 .map_err(|e| e.to_string())?;
             host_variables.insert("mqtt_url".to_owned(), broker.url());
+            let account = broker.service_account();
+            host_variables.insert("mqtt_username".to_owned(), account.username.clone());
+            host_variables.insert("mqtt_password".to_owned(), account.password.clone());
             Some(broker)
         }
     };
-    let api_token = api_token(&args)?;
-    if let Some(token) = &api_token {
-        host_variables.insert(API_TOKEN.to_owned(), token.clone());
-    }
     let engine = crate::engine::new_engine().map_err(|e| format!("wasmtime: {e:#}"))?;
     let options = HostOptions {
         state_dir: args.state_dir.clone(),
@@ -193,6 +197,33 @@ async fn up(args: UpArgs) -> Result<(), String> {
         broker.stop().await;
     }
     Ok(())
+}
+
+/// The `$`-prefixed roots of the application's MQTT trigger topics: the
+/// managed broker's service account must reach them (`#` does not match
+/// `$` topics). None when the variables cannot be resolved yet.
+fn trigger_roots(manifest: &Path, host_variables: &BTreeMap<String, String>) -> Vec<String> {
+    let Ok(manifest) = Manifest::load(manifest) else {
+        return Vec::new();
+    };
+    let variables = crate::variables::Variables::resolve(&manifest, |env_name| {
+        std::env::var(env_name).ok().or_else(|| {
+            host_variables
+                .iter()
+                .find(|(name, _)| crate::variables::env_var_name(name) == env_name)
+                .map(|(_, value)| value.clone())
+        })
+    });
+    let Ok(variables) = variables else {
+        return Vec::new();
+    };
+    let topics: Vec<String> = manifest
+        .triggers
+        .mqtt
+        .iter()
+        .filter_map(|trigger| variables.render(&trigger.topic).ok())
+        .collect();
+    crate::broker::dynsec::dollar_roots(topics.iter().map(String::as_str))
 }
 
 /// The variable fleetjobs' gateway checks bearer tokens against.

@@ -16,6 +16,7 @@ const PREFIX: &str = "$emqx/things";
 fn fleet(host: &Host, things: &[String], mix: Vec<(Behaviour, f64)>) -> Fleet {
     let url = host.printed("MQTT").expect("the host prints its broker");
     let mut config = FleetConfig::new(&url, PREFIX, things.to_vec());
+    config.tokens = host.device_tokens(things);
     config.mix = mix;
     config.step_delay = Duration::from_millis(20);
     config.offline_for = Duration::from_secs(3);

@@ -337,22 +337,37 @@ async fn mqtt_outbound_trigger_ordering_and_broker_restart() {
     use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
 
     let broker_state = tempfile::tempdir().unwrap();
-    let broker = ManagedBroker::start(broker_state.path(), free_port())
+    let broker = ManagedBroker::start(broker_state.path(), free_port(), &[])
         .await
         .unwrap();
     let url = broker.url();
     let port = broker.port();
+    let login = broker.service_account().clone();
     let host = tokio::task::spawn_blocking({
         let url = url.clone();
-        move || Host::start(&app_manifest(), &["--mqtt-url", &url], &[])
+        let login = login.clone();
+        move || {
+            Host::start(
+                &app_manifest(),
+                &["--mqtt-url", &url],
+                &[
+                    ("SPIN_VARIABLE_MQTT_USERNAME", &login.username),
+                    ("SPIN_VARIABLE_MQTT_PASSWORD", &login.password),
+                ],
+            )
+        }
     })
     .await
     .unwrap();
+    let logged_in = |id: &str| {
+        let mut options = MqttOptions::new(id, "127.0.0.1", port);
+        options.set_credentials(&login.username, &login.password);
+        options
+    };
     let host = std::sync::Arc::new(host);
 
     // Outbound publish is seen by a real subscriber.
-    let (subscriber, mut events) =
-        AsyncClient::new(MqttOptions::new("conformance-sub", "127.0.0.1", port), 100);
+    let (subscriber, mut events) = AsyncClient::new(logged_in("conformance-sub"), 100);
     subscriber
         .subscribe("conformance/out", QoS::AtLeastOnce)
         .await
@@ -371,11 +386,13 @@ async fn mqtt_outbound_trigger_ordering_and_broker_restart() {
     });
     let publish = {
         let host = host.clone();
+        let login = login.clone();
         let address = format!("{url}?client_id=conformance-out");
         move || {
             host.post_json(
                 "/mqtt",
-                &json!({"address": address, "topic": "conformance/out", "payload": "hi", "qos": 1}),
+                &json!({"address": address, "topic": "conformance/out", "payload": "hi", "qos": 1,
+                        "username": login.username, "password": login.password}),
             )
         }
     };
@@ -395,8 +412,7 @@ async fn mqtt_outbound_trigger_ordering_and_broker_restart() {
     assert_eq!(got, "hi");
 
     // The trigger: a burst per device stays in order.
-    let (device, mut device_events) =
-        AsyncClient::new(MqttOptions::new("conformance-dev", "127.0.0.1", port), 1000);
+    let (device, mut device_events) = AsyncClient::new(logged_in("conformance-dev"), 1000);
     tokio::spawn(async move {
         loop {
             if device_events.poll().await.is_err() {
@@ -469,7 +485,7 @@ async fn mqtt_outbound_trigger_ordering_and_broker_restart() {
 
     // Delivery resumes after the broker restarts.
     broker.stop().await;
-    let broker = ManagedBroker::start(broker_state.path(), port)
+    let broker = ManagedBroker::start(broker_state.path(), port, &[])
         .await
         .unwrap();
     assert_eq!(broker.port(), port);

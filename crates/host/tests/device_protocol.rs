@@ -14,16 +14,21 @@ use serde_json::{json, Value};
 
 const WAIT: Duration = Duration::from_secs(30);
 
-fn app(prefix: Option<&str>, mqtt_url: Option<&str>) -> Host {
-    let env: Vec<(&str, &str)> = prefix
+/// The application, with the managed mosquitto or with `broker` (logged in
+/// as its service account).
+fn app(prefix: Option<&str>, broker: Option<&ManagedBroker>) -> Host {
+    let mut env: Vec<(&str, &str)> = prefix
         .map(|p| ("SPIN_VARIABLE_TOPIC_PREFIX", p))
         .into_iter()
         .collect();
-    let args: Vec<&str> = mqtt_url
-        .map(|url| ["--mqtt-url", url])
-        .into_iter()
-        .flatten()
-        .collect();
+    let url = broker.map(ManagedBroker::url);
+    let mut args: Vec<&str> = Vec::new();
+    if let (Some(broker), Some(url)) = (broker, &url) {
+        args.extend(["--mqtt-url", url]);
+        let login = broker.service_account();
+        env.push(("SPIN_VARIABLE_MQTT_USERNAME", &login.username));
+        env.push(("SPIN_VARIABLE_MQTT_PASSWORD", &login.password));
+    }
     fleetjobs(&args, &env)
 }
 
@@ -39,8 +44,9 @@ fn mqtt_url(host: &Host) -> String {
     host.printed("MQTT").expect("the host prints its broker")
 }
 
-fn device(url: &str, prefix: &str, thing: &str) -> Device {
-    let mut device = Device::connect(url, prefix, thing, WAIT).unwrap();
+/// A device logged in with its thing name and device token.
+fn device(url: &str, prefix: &str, thing: &str, token: &str) -> Device {
+    let mut device = Device::connect(url, prefix, thing, Some(token), WAIT).unwrap();
     device.set_call_timeout(WAIT);
     device
 }
@@ -85,8 +91,8 @@ fn three_jobs_through_mqtt(prefix: Option<&str>) {
     let host = app(prefix, None);
     let prefix = prefix.unwrap_or("$emqx/things");
     let url = mqtt_url(&host);
-    create_thing(&host, "dev-1");
-    let dev = device(&url, prefix, "dev-1");
+    let token = create_thing(&host, "dev-1");
+    let dev = device(&url, prefix, "dev-1", &token);
     for job in ["j1", "j2", "j3"] {
         queue_job(&host, job, &["dev-1"]);
     }
@@ -158,8 +164,8 @@ fn mqtt_three_queued_jobs_with_the_aws_prefix() {
 fn mqtt_rejections_carry_the_client_token() {
     let host = app(None, None);
     let prefix = "$emqx/things";
-    create_thing(&host, "dev-r");
-    let dev = device(&mqtt_url(&host), prefix, "dev-r");
+    let token = create_thing(&host, "dev-r");
+    let dev = device(&mqtt_url(&host), prefix, "dev-r", &token);
     queue_job(&host, "done", &["dev-r"]);
     queue_job(&host, "open", &["dev-r"]);
     accepted(dev.update("done", json!({"status": "SUCCEEDED"})).unwrap());
@@ -232,8 +238,8 @@ fn mqtt_rejections_carry_the_client_token() {
 #[test]
 fn mqtt_request_fields_and_client_token_replay() {
     let host = app(None, None);
-    create_thing(&host, "dev-f");
-    let dev = device(&mqtt_url(&host), "$emqx/things", "dev-f");
+    let token = create_thing(&host, "dev-f");
+    let dev = device(&mqtt_url(&host), "$emqx/things", "dev-f", &token);
     queue_job(&host, "fw", &["dev-f"]);
 
     // An empty payload is a valid get and a valid $next describe.
@@ -292,8 +298,8 @@ fn mqtt_request_fields_and_client_token_replay() {
 #[test]
 fn mqtt_a_burst_from_one_device_is_applied_in_order() {
     let host = app(None, None);
-    create_thing(&host, "dev-b");
-    let dev = device(&mqtt_url(&host), "$emqx/things", "dev-b");
+    let token = create_thing(&host, "dev-b");
+    let dev = device(&mqtt_url(&host), "$emqx/things", "dev-b", &token);
     for round in 0..5 {
         let job = format!("burst-{round}");
         queue_job(&host, &job, &["dev-b"]);
@@ -336,7 +342,7 @@ fn http_device_api_serves_only_the_devices_own_jobs() {
     let host = app(None, None);
     let token_a = create_thing(&host, "dev-a");
     let token_b = create_thing(&host, "dev-b");
-    let watcher = device(&mqtt_url(&host), "$emqx/things", "dev-a");
+    let watcher = device(&mqtt_url(&host), "$emqx/things", "dev-a", &token_a);
     for job in ["h1", "h2", "h3"] {
         queue_job(&host, job, &["dev-a"]);
     }
@@ -455,25 +461,32 @@ fn notices_written_during_a_broker_outage_arrive_after_it() {
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let broker_dir = tempfile::tempdir().unwrap();
     let broker = runtime
-        .block_on(ManagedBroker::start(broker_dir.path(), free_port()))
+        .block_on(ManagedBroker::start(
+            broker_dir.path(),
+            free_port(),
+            &["$emqx".to_owned()],
+        ))
         .unwrap();
     let port = broker.port();
     let url = broker.url();
-    let host = app(None, Some(&url));
+    let host = app(None, Some(&broker));
     let names: Vec<String> = (0..50).map(|i| format!("fleet-{i:02}")).collect();
-    for name in &names {
-        create_thing(&host, name);
-    }
+    let tokens: Vec<String> = names.iter().map(|name| create_thing(&host, name)).collect();
     let devices: Vec<Device> = names
         .iter()
-        .map(|name| device(&url, "$emqx/things", name))
+        .zip(&tokens)
+        .map(|(name, token)| device(&url, "$emqx/things", name, token))
         .collect();
 
     runtime.block_on(broker.stop());
     let things: Vec<&str> = names.iter().map(String::as_str).collect();
     queue_job(&host, "during-outage", &things);
     let broker = runtime
-        .block_on(ManagedBroker::start(broker_dir.path(), port))
+        .block_on(ManagedBroker::start(
+            broker_dir.path(),
+            port,
+            &["$emqx".to_owned()],
+        ))
         .unwrap();
     assert_eq!(
         broker.port(),

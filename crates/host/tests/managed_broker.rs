@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use fleetjobs::broker::{ManagedBroker, DEFAULT_PORT};
+use fleetjobs::broker::{ManagedBroker, ServiceAccount, DEFAULT_PORT};
 use rumqttc::{AsyncClient, Event, EventLoop, MqttOptions, NetworkOptions, Packet, QoS};
 use tokio::sync::mpsc;
 
@@ -13,8 +13,9 @@ type Inbox = mpsc::UnboundedReceiver<(String, Vec<u8>)>;
 
 /// A client whose received publishes arrive on a channel; it keeps polling
 /// (and so reconnecting) across broker restarts.
-fn client(id: &str, port: u16) -> (AsyncClient, Inbox) {
+fn client(id: &str, port: u16, login: &ServiceAccount) -> (AsyncClient, Inbox) {
     let mut options = MqttOptions::new(id, "127.0.0.1", port);
+    options.set_credentials(&login.username, &login.password);
     options.set_keep_alive(Duration::from_secs(5));
     let (client, mut eventloop): (AsyncClient, EventLoop) = AsyncClient::new(options, 100);
     let mut network = NetworkOptions::new();
@@ -37,8 +38,8 @@ fn client(id: &str, port: u16) -> (AsyncClient, Inbox) {
 
 /// A responder that answers `…/jobs/get` on `…/jobs/get/accepted`, as the
 /// service does.
-async fn start_responder(id: &str, port: u16) -> AsyncClient {
-    let (responder, mut requests) = client(id, port);
+async fn start_responder(id: &str, port: u16, login: &ServiceAccount) -> AsyncClient {
+    let (responder, mut requests) = client(id, port, login);
     responder
         .subscribe("$emqx/things/+/jobs/get", QoS::AtLeastOnce)
         .await
@@ -60,8 +61,8 @@ async fn start_responder(id: &str, port: u16) -> AsyncClient {
 }
 
 /// A device subscribed to its replies.
-async fn device(id: &str, port: u16) -> (AsyncClient, Inbox) {
-    let (device, replies) = client(id, port);
+async fn device(id: &str, port: u16, login: &ServiceAccount) -> (AsyncClient, Inbox) {
+    let (device, replies) = client(id, port, login);
     device
         .subscribe("$emqx/things/dev/jobs/get/accepted", QoS::AtLeastOnce)
         .await
@@ -114,9 +115,11 @@ async fn first_reply(device: &AsyncClient, replies: &mut Inbox) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn managed_mosquitto_is_fast_and_restarted_when_killed() {
     let state = tempfile::tempdir().unwrap();
-    let broker = ManagedBroker::start(state.path(), DEFAULT_PORT)
+    let roots = ["$emqx".to_owned()];
+    let broker = ManagedBroker::start(state.path(), DEFAULT_PORT, &roots)
         .await
         .unwrap();
+    let login = broker.service_account().clone();
     assert!(broker.url().starts_with("mqtt://127.0.0.1:"));
     let port = broker.port();
     let log = state.path().join("mosquitto/mosquitto.log");
@@ -125,8 +128,8 @@ async fn managed_mosquitto_is_fast_and_restarted_when_killed() {
         "mosquitto could not write its state directory"
     );
 
-    let _responder = start_responder("responder", port).await;
-    let (dev, mut replies) = device("dev", port).await;
+    let _responder = start_responder("responder", port, &login).await;
+    let (dev, mut replies) = device("dev", port, &login).await;
     first_reply(&dev, &mut replies).await;
     let mut times = Vec::new();
     for i in 0..21 {
@@ -155,8 +158,8 @@ async fn managed_mosquitto_is_fast_and_restarted_when_killed() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     // Fresh clean-session clients against the restarted broker.
-    let _responder = start_responder("responder-after-restart", port).await;
-    let (dev, mut replies) = device("dev-after-restart", port).await;
+    let _responder = start_responder("responder-after-restart", port, &login).await;
+    let (dev, mut replies) = device("dev-after-restart", port, &login).await;
     first_reply(&dev, &mut replies).await;
 
     broker.stop().await;
@@ -164,4 +167,42 @@ async fn managed_mosquitto_is_fast_and_restarted_when_killed() {
         std::net::TcpStream::connect(("127.0.0.1", port)).is_err(),
         "mosquitto still listens after stop"
     );
+}
+
+/// Whether the broker accepts a connection with these credentials.
+async fn accepts(port: u16, credentials: Option<(&str, &str)>) -> bool {
+    let mut options = MqttOptions::new("probe", "127.0.0.1", port);
+    if let Some((username, password)) = credentials {
+        options.set_credentials(username, password);
+    }
+    let (_client, mut eventloop) = AsyncClient::new(options, 10);
+    let deadline = tokio::time::Instant::now() + DEADLINE;
+    loop {
+        match tokio::time::timeout_at(deadline, eventloop.poll()).await {
+            Ok(Ok(Event::Incoming(Packet::ConnAck(_)))) => return true,
+            Ok(Ok(_)) => {}
+            Ok(Err(_)) => return false,
+            Err(_) => panic!("no answer to CONNECT"),
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_managed_mosquitto_refuses_anonymous_and_wrong_logins_and_keeps_no_plaintext() {
+    let state = tempfile::tempdir().unwrap();
+    let broker = ManagedBroker::start(state.path(), DEFAULT_PORT, &[])
+        .await
+        .unwrap();
+    let port = broker.port();
+    let login = broker.service_account().clone();
+    assert!(
+        !accepts(port, None).await,
+        "an anonymous client was accepted"
+    );
+    assert!(!accepts(port, Some((&login.username, "wrong"))).await);
+    assert!(accepts(port, Some((&login.username, &login.password))).await);
+    let accounts =
+        std::fs::read_to_string(state.path().join("mosquitto/dynamic-security.json")).unwrap();
+    assert!(!accounts.contains(&login.password));
+    broker.stop().await;
 }

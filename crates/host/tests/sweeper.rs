@@ -133,7 +133,9 @@ fn sweeper_times_out_at_the_step_timer_examples_minutes_with_a_notify() {
     }
     let devices: Vec<Device> = things
         .iter()
-        .map(|t| Device::connect(&url, "$emqx/things", t, WAIT).unwrap())
+        .map(|t| {
+            Device::connect(&url, "$emqx/things", t, Some(&host.device_token(t)), WAIT).unwrap()
+        })
         .collect();
     let mut body = job_body("timed", &things);
     body["timeoutConfig"] = json!({"inProgressTimeoutInMinutes": 20});
@@ -194,8 +196,8 @@ fn sweeper_times_out_at_the_step_timer_examples_minutes_with_a_notify() {
 fn failed_executions_are_retried_until_the_retries_run_out() {
     let host = fleetjobs_on_test_clock();
     let url = host.printed("MQTT").unwrap();
-    create_thing(&host, "flaky");
-    let device = Device::connect(&url, "$emqx/things", "flaky", WAIT).unwrap();
+    let token = create_thing(&host, "flaky");
+    let device = Device::connect(&url, "$emqx/things", "flaky", Some(&token), WAIT).unwrap();
     let mut body = job_body("retry", &["flaky"]);
     body["jobExecutionsRetryConfig"] =
         json!({"criteriaList": [{"failureType": "FAILED", "numberOfRetries": 1}]});

@@ -113,6 +113,9 @@ pub struct FleetConfig {
     pub prefix: String,
     /// One device per thing name; names must be distinct (each is an MQTT client id).
     pub things: Vec<String>,
+    /// Device tokens by thing name: a device logs in with its thing name and
+    /// token; a thing without one connects anonymously.
+    pub tokens: std::collections::BTreeMap<String, String>,
     /// Shares of the fleet per behaviour, in order: the first `round(share*n)` things get the first
     /// behaviour, the next ones the second, ...; things left over get Succeed. E.g. [(Fail, 0.1)].
     pub mix: Vec<(Behaviour, f64)>,
@@ -138,6 +141,7 @@ impl FleetConfig {
             mqtt_url: mqtt_url.to_owned(),
             prefix: prefix.to_owned(),
             things,
+            tokens: Default::default(),
             mix: Vec::new(),
             step_delay: Duration::from_millis(50),
             progress_steps: 2,
@@ -436,6 +440,7 @@ impl Agent {
                 &config.mqtt_url,
                 &config.prefix,
                 &self.thing,
+                config.tokens.get(&self.thing).map(String::as_str),
                 config.connect_timeout,
             ) {
                 Ok(device) => return Some(device),
@@ -671,6 +676,7 @@ fn connect_all(config: &FleetConfig) -> Result<Vec<Device>, Error> {
                             &config.mqtt_url,
                             &config.prefix,
                             thing,
+                            config.tokens.get(thing).map(String::as_str),
                             config.connect_timeout,
                         );
                         failed.fetch_or(result.is_err(), Ordering::SeqCst);

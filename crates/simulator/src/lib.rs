@@ -222,8 +222,9 @@ fn push_bounded<T>(queue: &mut VecDeque<T>, item: T) {
     queue.push_back(item);
 }
 
-/// Connection options for `thing` from a URL such as `mqtt://127.0.0.1:1883`.
-fn options(mqtt_url: &str, thing: &str) -> Result<MqttOptions, Error> {
+/// Connection options for `thing` from a URL such as `mqtt://127.0.0.1:1883`;
+/// with a device token the login is the thing's name and the token.
+fn options(mqtt_url: &str, thing: &str, token: Option<&str>) -> Result<MqttOptions, Error> {
     // parse_url insists on a client_id; the thing name (which need not be
     // URL-safe) is set afterwards.
     let url = if mqtt_url.contains("client_id=") {
@@ -240,6 +241,9 @@ fn options(mqtt_url: &str, thing: &str) -> Result<MqttOptions, Error> {
         .set_client_id(thing.to_owned())
         .set_clean_session(false)
         .set_keep_alive(KEEP_ALIVE);
+    if let Some(token) = token {
+        options.set_credentials(thing, token);
+    }
     Ok(options)
 }
 
@@ -325,9 +329,10 @@ impl Device {
         mqtt_url: &str,
         prefix: &str,
         thing: &str,
+        token: Option<&str>,
         timeout: Duration,
     ) -> Result<Device, Error> {
-        let options = options(mqtt_url, thing)?;
+        let options = options(mqtt_url, thing, token)?;
         let (client, mut connection) = Client::new(options, REQUEST_CAPACITY);
         let mut network = NetworkOptions::new();
         network.set_tcp_nodelay(true);
@@ -638,12 +643,17 @@ mod tests {
 
     #[test]
     fn options_use_the_thing_as_client_id() {
-        let o = options("mqtt://127.0.0.1:1883", "dev:1/a b").unwrap();
+        let o = options("mqtt://127.0.0.1:1883", "dev:1/a b", None).unwrap();
         assert_eq!(o.client_id(), "dev:1/a b");
         assert!(!o.clean_session());
         assert_eq!(o.keep_alive(), KEEP_ALIVE);
-        let o = options("mqtt://127.0.0.1:1883?keep_alive_secs=30", "d").unwrap();
+        assert_eq!(o.credentials(), None);
+        let o = options("mqtt://127.0.0.1:1883?keep_alive_secs=30", "d", Some("tok")).unwrap();
+        assert_eq!(o.credentials(), Some(rumqttc::Login::new("d", "tok")));
         assert_eq!(o.keep_alive(), KEEP_ALIVE);
-        assert!(matches!(options("http://x", "d"), Err(Error::Url { .. })));
+        assert!(matches!(
+            options("http://x", "d", None),
+            Err(Error::Url { .. })
+        ));
     }
 }

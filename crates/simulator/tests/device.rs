@@ -10,7 +10,7 @@ use fleetjobs_simulator::{Device, Error, NoticeKind};
 use serde_json::{json, Value};
 
 fn connect(broker: &Broker, thing: &str) -> Device {
-    Device::connect(&broker.url(), PREFIX, thing, WAIT).unwrap()
+    Device::connect(&broker.url(), PREFIX, thing, None, WAIT).unwrap()
 }
 
 // ---------------------------------------------------------------- tests
@@ -318,11 +318,12 @@ fn connect_times_out_without_a_broker() {
     let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("mqtt://{}", silent.local_addr().unwrap());
     let started = Instant::now();
-    let err = Device::connect(&url, PREFIX, "dev-nobody", Duration::from_millis(500)).unwrap_err();
+    let err =
+        Device::connect(&url, PREFIX, "dev-nobody", None, Duration::from_millis(500)).unwrap_err();
     assert!(matches!(err, Error::Timeout { .. }), "{err}");
     assert!(started.elapsed() < WAIT);
     assert!(matches!(
-        Device::connect("ftp://127.0.0.1", PREFIX, "d", WAIT),
+        Device::connect("ftp://127.0.0.1", PREFIX, "d", None, WAIT),
         Err(Error::Url { .. })
     ));
 }

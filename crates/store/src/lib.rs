@@ -35,6 +35,10 @@ pub enum Error {
     Sql(#[from] SqlError),
     #[error("stored data is unreadable: {0}")]
     Corrupt(String),
+    /// A service the change must be confirmed by (the broker) did not
+    /// confirm it; the transaction rolls back.
+    #[error("{0}")]
+    Unavailable(String),
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -43,7 +43,7 @@ pub fn api_ok(host: &Host, method: &str, path: &str, body: Value, expected: u16)
     reply
 }
 
-/// Registers a thing; returns its device token.
+/// Registers a thing; returns its device token (which the host keeps too).
 pub fn create_thing(host: &Host, name: &str) -> String {
     let reply = api_ok(
         host,
@@ -52,7 +52,9 @@ pub fn create_thing(host: &Host, name: &str) -> String {
         json!({"thingName": name}),
         201,
     );
-    reply["deviceToken"].as_str().unwrap().to_owned()
+    let token = reply["deviceToken"].as_str().unwrap().to_owned();
+    host.keep_device_token(name, &token);
+    token
 }
 
 /// Registers `count` things named `{prefix}{i:05}` (on a few connections at

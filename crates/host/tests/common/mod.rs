@@ -34,6 +34,9 @@ pub struct Host {
     pub port: u16,
     pub stdout: Vec<String>,
     state: Option<tempfile::TempDir>,
+    /// The device tokens the registry handed out, by thing (what a real
+    /// device keeps in its own secure storage).
+    device_tokens: std::sync::Mutex<std::collections::BTreeMap<String, String>>,
 }
 
 impl Host {
@@ -70,6 +73,7 @@ impl Host {
             port,
             stdout: Vec::new(),
             state: Some(state),
+            device_tokens: Default::default(),
         };
         let deadline = Instant::now() + DEADLINE;
         loop {
@@ -111,6 +115,32 @@ impl Host {
         let (status, text) = self.post(path, &body.to_string());
         assert_eq!(status, 200, "POST {path}: {text}");
         serde_json::from_str(&text).unwrap_or_else(|e| panic!("POST {path}: {e}: {text}"))
+    }
+
+    /// Remembers the device token the registry gave `thing`.
+    pub fn keep_device_token(&self, thing: &str, token: &str) {
+        let mut tokens = self.device_tokens.lock().unwrap();
+        tokens.insert(thing.to_owned(), token.to_owned());
+    }
+
+    /// The device token of `thing`, as the registry last gave it.
+    pub fn device_token(&self, thing: &str) -> String {
+        let tokens = self.device_tokens.lock().unwrap();
+        tokens
+            .get(thing)
+            .unwrap_or_else(|| panic!("no device token for {thing}"))
+            .clone()
+    }
+
+    /// The device tokens of `things`, for a simulated fleet.
+    pub fn device_tokens<'a>(
+        &self,
+        things: impl IntoIterator<Item = &'a String>,
+    ) -> std::collections::BTreeMap<String, String> {
+        things
+            .into_iter()
+            .map(|thing| (thing.clone(), self.device_token(thing)))
+            .collect()
     }
 
     pub fn state_dir(&self) -> &Path {

@@ -1,5 +1,6 @@
 //! `mqtt-publish`: `POST {"address": "mqtt://127.0.0.1:1883?client_id=x", "topic": "t",
-//! "payload": "utf-8 text", "qos": 0|1|2}` → `Connection::open(address, "", "", 30)` + `publish`
+//! "payload": "utf-8 text", "qos": 0|1|2, "username"?: "u", "password"?: "p"}` →
+//! `Connection::open(address, username, password, 30)` + `publish`
 //! via `fermyon:spin/mqtt@2.0.0`; answers `{"ok": true}` or `{"error": "<Debug>"}`.
 //! `qos` defaults to 0. A malformed body or qos → 400 `{"error": ...}`.
 
@@ -16,6 +17,10 @@ struct Body {
     payload: String,
     #[serde(default)]
     qos: u8,
+    #[serde(default)]
+    username: String,
+    #[serde(default)]
+    password: String,
 }
 
 fn respond(status: u16, body: Value) -> Response {
@@ -38,7 +43,7 @@ fn handle(req: Request) -> impl IntoResponse {
         2 => Qos::ExactlyOnce,
         n => return respond(400, json!({ "error": format!("bad qos {n}") })),
     };
-    let result = Connection::open(&body.address, "", "", 30)
+    let result = Connection::open(&body.address, &body.username, &body.password, 30)
         .and_then(|conn| conn.publish(&body.topic, body.payload.as_bytes(), qos));
     match result {
         Ok(()) => respond(200, json!({ "ok": true })),

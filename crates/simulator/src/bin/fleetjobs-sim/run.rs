@@ -19,6 +19,10 @@ pub struct Args {
     /// Thing names are this prefix followed by 1..=N.
     #[arg(long, default_value = "device-")]
     name_prefix: String,
+    /// A file of `thingName deviceToken` lines: the devices to run (instead of
+    /// --things and --name-prefix), each logging in with its name and token.
+    #[arg(long)]
+    credentials: Option<std::path::PathBuf>,
     /// Share of the devices that report FAILED.
     #[arg(long, default_value_t = 0.0, value_parser = share)]
     fail: f64,
@@ -58,11 +62,44 @@ fn share(text: &str) -> Result<f64, String> {
     }
 }
 
+/// `(thing, token)` from each `thingName deviceToken` line.
+fn read_credentials(path: &std::path::Path) -> Result<Vec<(String, String)>, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    text.lines()
+        .filter(|line| !line.trim().is_empty())
+        .enumerate()
+        .map(
+            |(i, line)| match line.split_whitespace().collect::<Vec<_>>()[..] {
+                [thing, token] => Ok((thing.to_owned(), token.to_owned())),
+                _ => Err(format!(
+                    "{}:{}: expected `thingName deviceToken`",
+                    path.display(),
+                    i + 1
+                )),
+            },
+        )
+        .collect()
+}
+
 pub fn run(args: Args) -> ExitCode {
-    let things = (1..=args.things)
-        .map(|n| format!("{}{n}", args.name_prefix))
-        .collect();
+    let logins = match &args.credentials {
+        Some(path) => match read_credentials(path) {
+            Ok(logins) => logins,
+            Err(e) => {
+                eprintln!("fleetjobs-sim: {e}");
+                return ExitCode::from(2);
+            }
+        },
+        None => Vec::new(),
+    };
+    let things = match logins.is_empty() {
+        true => (1..=args.things)
+            .map(|n| format!("{}{n}", args.name_prefix))
+            .collect(),
+        false => logins.iter().map(|(thing, _)| thing.clone()).collect(),
+    };
     let mut config = FleetConfig::new(&args.mqtt_url, &args.prefix, things);
+    config.tokens = logins.into_iter().collect();
     config.mix = vec![
         (Behaviour::Fail, args.fail),
         (Behaviour::Reject, args.reject),
