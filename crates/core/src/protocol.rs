@@ -170,6 +170,48 @@ impl DeviceTopics {
             subscribe: vec![format!("{jobs}/#")],
         }
     }
+
+    /// Whether the device may publish on `topic` (a topic, no wildcards).
+    pub fn allows_publish(&self, topic: &str) -> bool {
+        !topic.contains(['+', '#']) && self.publish.iter().any(|f| filter_matches(f, topic))
+    }
+
+    /// Whether the device may subscribe to `filter`: everything it can match
+    /// lies under one of the allowed filters.
+    pub fn allows_subscribe(&self, filter: &str) -> bool {
+        self.subscribe
+            .iter()
+            .any(|allowed| filter_within(filter, allowed))
+    }
+}
+
+/// MQTT topic matching: whether `topic` matches `filter` (`+` one level,
+/// a final `#` any number, including none).
+pub fn filter_matches(filter: &str, topic: &str) -> bool {
+    let mut levels = topic.split('/');
+    for wanted in filter.split('/') {
+        match (wanted, levels.next()) {
+            ("#", _) => return true,
+            ("+", Some(_)) => {}
+            (wanted, Some(level)) if wanted == level => {}
+            _ => return false,
+        }
+    }
+    levels.next().is_none()
+}
+
+/// Whether every topic `filter` matches is matched by `outer`.
+fn filter_within(filter: &str, outer: &str) -> bool {
+    let mut levels = filter.split('/');
+    for wanted in outer.split('/') {
+        match (wanted, levels.next()) {
+            ("#", Some(_)) => return true,
+            ("+", Some(level)) if level != "#" => {}
+            (wanted, Some(level)) if wanted == level && level != "+" && level != "#" => {}
+            _ => return false,
+        }
+    }
+    levels.next().is_none()
 }
 
 /// The job id that DescribeJobExecution accepts for the head of the list.

@@ -488,6 +488,48 @@ mod topics {
     /// publish is read by the service as a request (or an unknown operation)
     /// of that thing.
     #[test]
+    fn a_device_may_publish_and_subscribe_only_under_its_own_jobs() {
+        let topics = DeviceTopics::of(PREFIX, "dev-1");
+        for own in [
+            "get",
+            "start-next",
+            "j1/get",
+            "$next/get",
+            "j1/update",
+            "reboot",
+        ] {
+            assert!(
+                topics.allows_publish(&format!("{PREFIX}/dev-1/jobs/{own}")),
+                "{own}"
+            );
+        }
+        for foreign in [
+            "$aws/things/dev-2/jobs/get",
+            "$aws/things/dev-1/jobs/j1/update/accepted",
+            "$aws/things/dev-1/jobs/+",
+            "$aws/things/dev-1/shadow/get",
+            "$aws/things/dev-1/jobs",
+        ] {
+            assert!(!topics.allows_publish(foreign), "{foreign}");
+        }
+        for own in ["#", "+/accepted", "get/+", "notify-next", "j1/update/#"] {
+            assert!(
+                topics.allows_subscribe(&format!("{PREFIX}/dev-1/jobs/{own}")),
+                "{own}"
+            );
+        }
+        for foreign in [
+            "#",
+            "$aws/things/+/jobs/#",
+            "$aws/things/dev-2/jobs/#",
+            "$aws/things/dev-1/#",
+            "$aws/things/dev-1/jobs",
+        ] {
+            assert!(!topics.allows_subscribe(foreign), "{foreign}");
+        }
+    }
+
+    #[test]
     fn a_devices_topics_are_its_own_requests() {
         let topics = DeviceTopics::of(PREFIX, "dev-1");
         assert_eq!(topics.subscribe, ["$aws/things/dev-1/jobs/#"]);
