@@ -192,6 +192,11 @@ pub fn no_route(request: &Request) -> ApiError {
     ))
 }
 
+/// Compares without an early exit, so timing does not reveal a secret.
+pub fn same_secret(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
 /// The stored form of a device token: its SHA-256, hex.
 pub fn device_token_hash(token: &str) -> String {
     use sha2::{Digest, Sha256};

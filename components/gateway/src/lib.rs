@@ -5,7 +5,9 @@
 use fleetjobs_api::request::{path_segments, MAX_BODY_BYTES};
 use fleetjobs_api::routing::{find_route, RouteMiss};
 use fleetjobs_api::ApiError;
-use fleetjobs_component::{error, forward_with_id, method_name, new_request_id, variable};
+use fleetjobs_component::{
+    error, forward_with_id, method_name, new_request_id, same_secret, variable,
+};
 use spin_sdk::http::{Request, Response};
 use spin_sdk::http_component;
 
@@ -259,11 +261,6 @@ fn route(method: &str, path: &str) -> Result<&'static str, ApiError> {
             ),
         )),
     }
-}
-
-/// Compares without an early exit, so timing does not reveal the token.
-fn same_secret(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 fn authenticate(request: &Request) -> Result<(), ApiError> {

@@ -284,3 +284,96 @@ fn a_thing_is_not_created_when_the_broker_cannot_be_told() {
     let (status, _) = api(&host, "GET", "/api/v1/things/ghost", &Value::Null);
     assert_eq!(status, 404, "nothing half-created");
 }
+
+/// A call of EMQX's HTTP authenticator or authorizer.
+fn broker_asks(host: &Host, question: &str, secret: Option<&str>, body: Value) -> (u16, Value) {
+    let path = format!("/broker/v1/{question}");
+    let (status, text) = authorized_request(host.port, "POST", &path, &body.to_string(), secret);
+    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+}
+
+#[test]
+fn emqx_asks_who_may_connect_and_which_topics_each_client_may_use() {
+    const SECRET: &str = "emqx-shared-secret";
+    let host = fleetjobs(
+        &[],
+        &[
+            ("SPIN_VARIABLE_BROKER_AUTH_SECRET", SECRET),
+            ("SPIN_VARIABLE_BROKER_ACCOUNTS", "none"),
+        ],
+    );
+    let token = create_thing(&host, "dev-e");
+    create_thing(&host, "dev-f");
+    let (service_user, service_password) = service_login(&host);
+    let ask = |question: &str, body: Value| {
+        let (status, answer) = broker_asks(&host, question, Some(SECRET), body);
+        assert_eq!(status, 200, "{answer}");
+        answer
+    };
+    let login = |username: &str, password: &str| {
+        ask(
+            "authenticate",
+            json!({"username": username, "password": password, "clientid": username}),
+        )
+    };
+    assert_eq!(
+        login("dev-e", &token),
+        json!({"result": "allow", "is_superuser": false})
+    );
+    assert_eq!(login("dev-e", "wrong")["result"], "deny");
+    assert_eq!(
+        login("dev-f", &token)["result"],
+        "deny",
+        "another thing's token"
+    );
+    assert_eq!(login("nobody", &token)["result"], "deny");
+    assert_eq!(
+        login(&service_user, &service_password),
+        json!({"result": "allow", "is_superuser": true})
+    );
+    assert_eq!(login(&service_user, "wrong")["result"], "deny");
+
+    let may = |username: &str, action: &str, topic: &str| {
+        ask(
+            "authorize",
+            json!({"username": username, "clientid": username, "action": action, "topic": topic}),
+        )["result"]
+            .clone()
+    };
+    let own = "$emqx/things/dev-e/jobs";
+    assert_eq!(
+        may("dev-e", "publish", &format!("{own}/j1/update")),
+        "allow"
+    );
+    assert_eq!(may("dev-e", "subscribe", &format!("{own}/#")), "allow");
+    assert_eq!(
+        may("dev-e", "publish", "$emqx/things/dev-f/jobs/j1/update"),
+        "deny"
+    );
+    assert_eq!(may("dev-e", "subscribe", "$emqx/things/+/jobs/#"), "deny");
+    assert_eq!(
+        may("dev-e", "publish", &format!("{own}/get/accepted")),
+        "deny"
+    );
+    assert_eq!(
+        may("nobody", "publish", "$emqx/things/nobody/jobs/get"),
+        "deny"
+    );
+    assert_eq!(
+        may(&service_user, "subscribe", "$emqx/things/+/jobs/+"),
+        "allow"
+    );
+
+    // Without the shared secret, or with a malformed question: a 4xx.
+    let body = json!({"username": "dev-e", "password": token});
+    assert_eq!(
+        broker_asks(&host, "authenticate", None, body.clone()).0,
+        401
+    );
+    assert_eq!(
+        broker_asks(&host, "authenticate", Some("guess"), body).0,
+        401
+    );
+    let bad = json!({"username": "dev-e", "topic": "x", "action": "delete"});
+    assert_eq!(broker_asks(&host, "authorize", Some(SECRET), bad).0, 400);
+}
