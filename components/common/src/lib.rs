@@ -80,11 +80,14 @@ pub fn error(error: &ApiError) -> Response {
     if error.status >= 500 {
         eprintln!("{}: {}", error.code, error.message);
     }
-    Response::builder()
+    let mut response = Response::builder();
+    response
         .status(error.status)
-        .header("content-type", "application/json")
-        .body(error.body())
-        .build()
+        .header("content-type", "application/json");
+    if !error.allow.is_empty() {
+        response.header("allow", error.allow.join(", "));
+    }
+    response.body(error.body()).build()
 }
 
 /// Answers an operation's outcome: `(status, body)` or the error shape.

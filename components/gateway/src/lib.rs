@@ -252,14 +252,9 @@ fn route(method: &str, path: &str) -> Result<&'static str, ApiError> {
     match find_route(ROUTES, method, &segments, |r| (r.method, r.path)) {
         Ok(route) => Ok(route.component),
         Err(RouteMiss::NotFound) => Err(ApiError::not_found(format!("no API route {path}"))),
-        Err(RouteMiss::MethodNotAllowed(allowed)) => Err(ApiError::new(
-            405,
-            "MethodNotAllowed",
-            format!(
-                "{method} is not supported on {path}; use {}",
-                allowed.join(", ")
-            ),
-        )),
+        Err(RouteMiss::MethodNotAllowed(allowed)) => {
+            Err(ApiError::method_not_allowed(method, path, allowed))
+        }
     }
 }
 

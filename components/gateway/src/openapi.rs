@@ -3,70 +3,186 @@
 
 use serde_json::{json, Map, Value};
 
+use fleetjobs_core::config::{
+    AbortAction, AbortFailureType, EndBehavior, RetryFailureType, MAX_PER_MINUTE, MAX_RETRIES,
+};
+use fleetjobs_core::model::JobType;
+use fleetjobs_core::validate::{
+    MAX_ATTRIBUTES, MAX_ATTRIBUTE_KEY_CHARS, MAX_ATTRIBUTE_VALUE_CHARS, MAX_STATUS_DETAILS,
+    MAX_STATUS_DETAIL_VALUE, MAX_TARGETS, MAX_TEXT_CHARS, MAX_TIMEOUT_MINUTES,
+};
+
 use crate::{Route, ROUTES};
 
 fn object(properties: Value, required: &[&str]) -> Value {
     json!({"type": "object", "properties": properties, "required": required, "additionalProperties": false})
 }
 
+/// The wire values of an enum of the core.
+fn one_of<T: Copy + std::fmt::Display>(all: &[T]) -> Value {
+    json!({"enum": all.iter().map(T::to_string).collect::<Vec<_>>()})
+}
+
+fn integer(minimum: i64, maximum: i64) -> Value {
+    json!({"type": "integer", "minimum": minimum, "maximum": maximum})
+}
+
+/// An optional field: null is the same as absent.
+fn or_null(schema: Value) -> Value {
+    json!({"anyOf": [schema, {"type": "null"}]})
+}
+
+/// Optional free text as `validate::free_text` takes it: no control characters.
+fn text(max: usize) -> Value {
+    or_null(
+        json!({"type": "string", "maxLength": max, "pattern": "^[^\\u0000-\\u001f\\u007f-\\u009f]*$"}),
+    )
+}
+
+fn configs() -> [(&'static str, Value); 5] {
+    let rate_criteria = json!({"oneOf": [
+        object(json!({"numberOfNotifiedThings": integer(1, 1_000_000)}), &["numberOfNotifiedThings"]),
+        object(json!({"numberOfSucceededThings": integer(1, 1_000_000)}), &["numberOfSucceededThings"]),
+    ]});
+    let per_minute = integer(1, MAX_PER_MINUTE as i64);
+    [
+        (
+            "jobExecutionsRolloutConfig",
+            object(
+                json!({
+                    "maximumPerMinute": per_minute,
+                    "exponentialRate": object(json!({
+                        "baseRatePerMinute": per_minute,
+                        "incrementFactor": {"type": "number", "minimum": 1.1, "maximum": 5, "multipleOf": 0.1},
+                        "rateIncreaseCriteria": rate_criteria,
+                    }), &["baseRatePerMinute", "incrementFactor", "rateIncreaseCriteria"]),
+                }),
+                &[],
+            ),
+        ),
+        (
+            "abortConfig",
+            object(
+                json!({
+                    "criteriaList": {"type": "array", "minItems": 1, "items": object(json!({
+                        "failureType": one_of(AbortFailureType::ALL),
+                        "action": one_of(AbortAction::ALL),
+                        "thresholdPercentage": {"type": "number", "minimum": 0, "maximum": 100, "multipleOf": 0.01},
+                        "minNumberOfExecutedThings": integer(1, u32::MAX as i64),
+                    }), &["failureType", "action", "thresholdPercentage", "minNumberOfExecutedThings"])},
+                }),
+                &["criteriaList"],
+            ),
+        ),
+        (
+            "timeoutConfig",
+            object(
+                json!({
+                    "inProgressTimeoutInMinutes": integer(1, MAX_TIMEOUT_MINUTES),
+                }),
+                &[],
+            ),
+        ),
+        (
+            "jobExecutionsRetryConfig",
+            object(
+                json!({
+                    "criteriaList": {"type": "array", "minItems": 1, "maxItems": 2, "items": object(json!({
+                        "failureType": one_of(RetryFailureType::ALL),
+                        "numberOfRetries": integer(0, MAX_RETRIES as i64),
+                    }), &["failureType", "numberOfRetries"])},
+                }),
+                &["criteriaList"],
+            ),
+        ),
+        (
+            "schedulingConfig",
+            object(
+                json!({
+                    "startTime": {"type": "string", "description": "YYYY-MM-DDTHH:MM (UTC) or RFC 3339, at least 30 minutes ahead"},
+                    "endTime": {"type": "string", "description": "YYYY-MM-DDTHH:MM (UTC) or RFC 3339"},
+                    "endBehavior": one_of(EndBehavior::ALL),
+                    "maintenanceWindows": {"type": "array", "items": object(json!({
+                        "startTime": {"type": "string", "description": "a cron expression"},
+                        "durationInMinutes": integer(1, 1430),
+                    }), &["startTime", "durationInMinutes"])},
+                }),
+                &[],
+            ),
+        ),
+    ]
+}
+
 fn schemas() -> Value {
-    let text = json!({"type": "string"});
-    let targets = object(
-        json!({
-            "thingNames": {"type": "array", "items": {"type": "string", "pattern": "^[a-zA-Z0-9:_-]{1,128}$"}},
-            "thingGroupNames": {"type": "array", "items": {"type": "string", "minLength": 1, "maxLength": 128}}
-        }),
-        &[],
-    );
-    let config = json!({"type": "object"});
-    let status_details = json!({"type": "object", "additionalProperties": {"type": "string", "maxLength": 1024}, "maxProperties": 10});
+    let plain = json!({"type": "string"});
+    let thing_name = json!({"type": "string", "pattern": "^[a-zA-Z0-9:_-]{1,128}$"});
+    let group_name = json!({"type": "string", "minLength": 1, "maxLength": 128, "pattern": "^[^/\\u0000-\\u001f\\u007f-\\u009f]*$"});
+    let targets = json!({
+        "type": "object",
+        "properties": {
+            "thingNames": {"type": "array", "items": thing_name, "minItems": 1, "maxItems": MAX_TARGETS},
+            "thingGroupNames": {"type": "array", "items": group_name, "minItems": 1, "maxItems": MAX_TARGETS},
+        },
+        "minProperties": 1,
+        "additionalProperties": false,
+    });
+    let job_type = or_null(one_of(JobType::ALL));
+    let attributes = json!({
+        "type": "object",
+        "maxProperties": MAX_ATTRIBUTES,
+        "propertyNames": {"minLength": 1, "maxLength": MAX_ATTRIBUTE_KEY_CHARS},
+        "additionalProperties": {"type": "string", "maxLength": MAX_ATTRIBUTE_VALUE_CHARS},
+    });
+    let version = json!({"type": ["integer", "null"], "minimum": 1});
+    let status_details = json!({"type": "object", "additionalProperties": {"type": "string", "maxLength": MAX_STATUS_DETAIL_VALUE}, "maxProperties": MAX_STATUS_DETAILS});
+    let [rollout, abort, timeout, retry, scheduling] = configs();
+    let mut create_job = json!({
+        "jobId": or_null(json!({"type": "string", "pattern": "^[a-zA-Z0-9_-]{1,64}$"})),
+        "name": text(128),
+        "description": text(MAX_TEXT_CHARS),
+        "jobType": job_type,
+        "targetSelection": job_type,
+        "targets": targets,
+        "document": {"type": "object", "description": "The job document, at most 32 KiB as JSON"},
+        "tags": {"type": "array", "items": object(json!({"Key": plain, "Value": plain}), &["Key"])},
+    });
+    let mut update_job = json!({"description": text(MAX_TEXT_CHARS)});
+    for (name, schema) in [&rollout, &abort, &timeout, &retry, &scheduling] {
+        create_job[*name] = or_null(schema.clone());
+    }
+    for (name, schema) in [rollout, abort, timeout, retry] {
+        update_job[name] = or_null(schema);
+    }
+    let mut create_job = object(create_job, &["targets", "document"]);
+    // `targetSelection` is AWS's name for `jobType`: one or the other.
+    create_job["not"] = json!({"required": ["jobType", "targetSelection"]});
     json!({
-        "Error": object(json!({"error": object(json!({"code": text, "message": text}), &["code", "message"])}), &["error"]),
+        "Error": object(json!({"error": object(json!({"code": plain, "message": plain}), &["code", "message"])}), &["error"]),
         "Object": {"type": "object"},
-        "CreateJob": object(json!({
-            "jobId": {"type": "string", "pattern": "^[a-zA-Z0-9_-]{1,64}$"},
-            "name": {"type": "string", "maxLength": 128},
-            "description": {"type": "string", "maxLength": 2028},
-            "jobType": {"enum": ["SNAPSHOT", "CONTINUOUS"]},
-            "targetSelection": {"enum": ["SNAPSHOT", "CONTINUOUS"]},
-            "targets": targets,
-            "document": {"type": "object", "description": "The job document, at most 32 KiB as JSON"},
-            "jobExecutionsRolloutConfig": config,
-            "abortConfig": config,
-            "timeoutConfig": config,
-            "jobExecutionsRetryConfig": config,
-            "schedulingConfig": config,
-            "tags": {"type": "array", "items": object(json!({"Key": text, "Value": text}), &["Key"])}
-        }), &["targets", "document"]),
-        "UpdateJob": object(json!({
-            "description": {"type": "string", "maxLength": 2028},
-            "jobExecutionsRolloutConfig": config,
-            "abortConfig": config,
-            "timeoutConfig": config,
-            "jobExecutionsRetryConfig": config
-        }), &[]),
+        "CreateJob": create_job,
+        "UpdateJob": object(update_job, &[]),
         "CancelJob": object(json!({
-            "reasonCode": {"type": "string", "pattern": "^[A-Z0-9_]{1,128}$"},
-            "comment": {"type": "string", "maxLength": 2028},
+            "reasonCode": or_null(json!({"type": "string", "pattern": "^[A-Z0-9_]{1,128}$"})),
+            "comment": text(MAX_TEXT_CHARS),
             "force": {"type": "boolean"}
         }), &[]),
         "AssociateTargets": object(json!({"targets": targets}), &["targets"]),
         "CancelJobExecution": object(json!({
             "force": {"type": "boolean"},
-            "expectedVersion": {"type": "integer"},
-            "statusDetails": status_details
+            "expectedVersion": version,
+            "statusDetails": or_null(status_details)
         }), &[]),
         "CreateThing": object(json!({
-            "thingName": {"type": "string", "pattern": "^[a-zA-Z0-9:_-]{1,128}$"},
-            "attributes": {"type": "object", "additionalProperties": {"type": "string"}}
+            "thingName": thing_name,
+            "attributes": attributes
         }), &["thingName"]),
         "UpdateThing": object(json!({
-            "attributes": {"type": "object", "additionalProperties": {"type": "string"}},
-            "expectedVersion": {"type": "integer"}
+            "attributes": attributes,
+            "expectedVersion": version
         }), &["attributes"]),
         "CreateThingGroup": object(json!({
-            "thingGroupName": {"type": "string", "minLength": 1, "maxLength": 128},
-            "description": {"type": "string", "maxLength": 2028}
+            "thingGroupName": group_name,
+            "description": text(MAX_TEXT_CHARS)
         }), &["thingGroupName"])
     })
 }
@@ -116,6 +232,35 @@ fn parameters(route: &Route) -> Vec<Value> {
     out
 }
 
+/// Every error status `route` can answer (a 405, for another method on
+/// its path, comes with an `Allow` header and is not an operation's).
+fn error_statuses(route: &Route) -> Vec<(u16, &'static str)> {
+    let mut out = vec![
+        (
+            400,
+            "invalid request: the message names the field, parameter or path segment",
+        ),
+        (401, "missing or wrong bearer token"),
+    ];
+    if route.path.contains('{') || matches!(route.operation, "CreateJob" | "AssociateTargets") {
+        out.push((404, "no such job, execution, thing or thing group"));
+    }
+    if route.method != "GET" {
+        out.push((
+            409,
+            "conflict, invalid state transition or version conflict",
+        ));
+    }
+    out.push((413, "request body too large"));
+    if route.component == "things" && matches!(route.method, "POST" | "DELETE") {
+        out.push((
+            503,
+            "the MQTT broker did not confirm the device account; nothing changed",
+        ));
+    }
+    out
+}
+
 fn operation(route: &Route) -> Value {
     let error = |description: &str| json!({"description": description, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}});
     let mut responses = Map::new();
@@ -125,17 +270,9 @@ fn operation(route: &Route) -> Value {
         json!({"description": "done", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Object"}}}})
     };
     responses.insert(route.status.to_string(), success);
-    responses.insert(
-        "400".into(),
-        error("invalid request: the message names the field"),
-    );
-    responses.insert("401".into(), error("missing or wrong bearer token"));
-    responses.insert("404".into(), error("no such resource"));
-    responses.insert(
-        "409".into(),
-        error("conflict, invalid state transition or version conflict"),
-    );
-    responses.insert("413".into(), error("request body too large"));
+    for (status, description) in error_statuses(route) {
+        responses.insert(status.to_string(), error(description));
+    }
     let mut out = json!({
         "operationId": route.operation,
         "parameters": parameters(route),

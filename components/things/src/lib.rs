@@ -46,22 +46,6 @@ fn view(thing: &Thing) -> Value {
     })
 }
 
-fn check_attributes(attributes: &BTreeMap<String, String>) -> Result<(), ApiError> {
-    if attributes.len() > 50 {
-        return Err(ApiError::invalid(
-            "attributes: at most 50 attributes are allowed",
-        ));
-    }
-    for (key, value) in attributes {
-        if key.is_empty() || key.len() > 128 || value.len() > 800 {
-            return Err(ApiError::invalid(format!(
-                "attributes.{key}: keys are 1-128 characters, values at most 800"
-            )));
-        }
-    }
-    Ok(())
-}
-
 /// A new random device token and the hash that is stored.
 fn new_token() -> (String, String) {
     let token = format!(
@@ -80,7 +64,7 @@ fn operate(request: &Request) -> Result<(u16, Value), ApiError> {
         ("POST", [_]) => {
             let body: CreateThing = json_body(request.body())?;
             validate::thing_name(&body.thing_name)?;
-            check_attributes(&body.attributes)?;
+            validate::attributes(&body.attributes)?;
             let (token, hash) = new_token();
             let thing = store.transaction(|s| {
                 let thing = s.insert_thing(&body.thing_name, &body.attributes, &hash, now())?;
@@ -99,7 +83,7 @@ fn operate(request: &Request) -> Result<(u16, Value), ApiError> {
         ("GET", [_, name]) => Ok((200, view(&store.existing_thing(name)?))),
         ("PATCH", [_, name]) => {
             let body: UpdateThing = json_body(request.body())?;
-            check_attributes(&body.attributes)?;
+            validate::attributes(&body.attributes)?;
             let thing = store.transaction(|s| {
                 s.update_thing_attributes(name, &body.attributes, body.expected_version)
             })?;

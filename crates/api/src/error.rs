@@ -11,6 +11,8 @@ pub struct ApiError {
     pub status: u16,
     pub code: &'static str,
     pub message: String,
+    /// The methods a 405 names in its `Allow` header.
+    pub allow: Vec<&'static str>,
 }
 
 impl ApiError {
@@ -19,6 +21,7 @@ impl ApiError {
             status,
             code,
             message: message.into(),
+            allow: Vec::new(),
         }
     }
 
@@ -36,6 +39,18 @@ impl ApiError {
 
     pub fn not_found(message: impl Into<String>) -> Self {
         ApiError::new(404, "ResourceNotFound", message)
+    }
+
+    /// A known path asked with a method it does not serve.
+    pub fn method_not_allowed(method: &str, path: &str, allow: Vec<&'static str>) -> Self {
+        let message = format!(
+            "{method} is not supported on {path}; use {}",
+            allow.join(", ")
+        );
+        ApiError {
+            allow,
+            ..ApiError::new(405, "MethodNotAllowed", message)
+        }
     }
 
     pub fn too_large(limit: usize) -> Self {

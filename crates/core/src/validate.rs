@@ -12,6 +12,9 @@ pub const MAX_TARGETS: usize = 100;
 pub const MAX_STATUS_DETAILS: usize = 10;
 pub const MAX_STATUS_DETAIL_VALUE: usize = 1024;
 pub const MAX_TIMEOUT_MINUTES: i64 = 10_080;
+pub const MAX_ATTRIBUTES: usize = 50;
+pub const MAX_ATTRIBUTE_KEY_CHARS: usize = 128;
+pub const MAX_ATTRIBUTE_VALUE_CHARS: usize = 800;
 
 type Result<T = ()> = std::result::Result<T, Rejection>;
 
@@ -57,6 +60,32 @@ pub fn thing_group_name(name: &str) -> Result {
             "thingGroupName",
             format!("{name:?} must be 1-128 printable characters without '/'"),
         ));
+    }
+    Ok(())
+}
+
+/// A thing's attributes: at most 50, keys 1-128 characters, values at
+/// most 800 characters.
+pub fn attributes(attributes: &std::collections::BTreeMap<String, String>) -> Result {
+    if attributes.len() > MAX_ATTRIBUTES {
+        return Err(Rejection::invalid(
+            "attributes",
+            format!("at most {MAX_ATTRIBUTES} attributes are allowed"),
+        ));
+    }
+    for (key, value) in attributes {
+        let key_chars = key.chars().count();
+        if key_chars == 0
+            || key_chars > MAX_ATTRIBUTE_KEY_CHARS
+            || value.chars().count() > MAX_ATTRIBUTE_VALUE_CHARS
+        {
+            return Err(Rejection::invalid(
+                &format!("attributes.{key}"),
+                format!(
+                    "keys are 1-{MAX_ATTRIBUTE_KEY_CHARS} characters, values at most {MAX_ATTRIBUTE_VALUE_CHARS}"
+                ),
+            ));
+        }
     }
     Ok(())
 }
