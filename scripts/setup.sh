@@ -23,3 +23,8 @@ fi
 if ! python3 -c "import openapi_spec_validator" 2>/dev/null; then
   python3 -m pip install --quiet --disable-pip-version-check openapi-spec-validator
 fi
+
+# The end-to-end tests run schemathesis against the OpenAPI document.
+if ! python3 -c "import schemathesis" 2>/dev/null; then
+  python3 -m pip install --quiet --disable-pip-version-check "schemathesis==4.32.5"
+fi
