@@ -1,6 +1,11 @@
 //! `fermyon:spin/sqlite@2.0.0` and `spin:sqlite/sqlite@3.0.0`: a new rusqlite
 //! connection per `open` (so `BEGIN … COMMIT` across `execute` calls on one
 //! connection is a transaction), WAL and a busy timeout, one statement per call.
+//!
+//! SQLite calls block (a writer may wait in the busy handler for another's
+//! transaction), so they run in `block_in_place`: the runtime moves its other
+//! tasks off the thread, and the transaction holder (say, waiting on a
+//! broker's acknowledgement) keeps making progress.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -136,7 +141,10 @@ macro_rules! sqlite_interface {
 
         impl HostConnection for HostState {
             async fn open(&mut self, database: String) -> wasmtime::Result<Result<Resource<SqliteHandle>, Error>> {
-                match self.app.sqlite.open(&self.component.sqlite_databases, &database) {
+                let opened = tokio::task::block_in_place(|| {
+                    self.app.sqlite.open(&self.component.sqlite_databases, &database)
+                });
+                match opened {
                     Ok(handle) => Ok(Ok(self.table.push(handle)?)),
                     Err(failure) => Ok(Err(failure.into())),
                 }
@@ -150,7 +158,7 @@ macro_rules! sqlite_interface {
             ) -> wasmtime::Result<Result<QueryResult, Error>> {
                 let handle = self.table.get(&connection)?;
                 let params = parameters.into_iter().map(to_sql).collect();
-                Ok(execute(&handle.conn, &statement, params)
+                Ok(tokio::task::block_in_place(|| execute(&handle.conn, &statement, params))
                     .map(|(columns, rows)| QueryResult {
                         columns,
                         rows: rows
