@@ -145,43 +145,51 @@ pub enum DeviceTopic {
 
 /// The topics one device may use (the broker's ACL for it): publish its
 /// own requests (the topics the service subscribes to), subscribe to its
-/// own replies and notices. Thing names
-/// hold no MQTT wildcard (`validate::thing_name`), so these are exact.
+/// own replies and notices.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeviceTopics {
+    /// `{prefix}/{thing}/jobs`, literal even if a name held a wildcard.
+    base: String,
     /// Topic filters the device may publish on.
     pub publish: Vec<String>,
     /// Topic filters the device may subscribe to (and so receive).
     pub subscribe: Vec<String>,
 }
 
+/// Under a device's `jobs/`: `+` rather than get and start-next alone, so
+/// that an unknown operation reaches the service and is answered
+/// InvalidTopic, as AWS does.
+const DEVICE_PUBLISHES: [&str; 3] = ["+", "+/get", "+/update"];
+
 impl DeviceTopics {
     pub fn of(prefix: &str, thing_name: &str) -> Self {
-        let jobs = format!("{prefix}/{thing_name}/jobs");
+        let base = format!("{prefix}/{thing_name}/jobs");
         DeviceTopics {
-            // `jobs/+` rather than get and start-next alone, so that an
-            // unknown operation reaches the service and is answered
-            // InvalidTopic, as AWS does.
-            publish: vec![
-                format!("{jobs}/+"),
-                format!("{jobs}/+/get"),
-                format!("{jobs}/+/update"),
-            ],
-            subscribe: vec![format!("{jobs}/#")],
+            publish: DEVICE_PUBLISHES.map(|p| format!("{base}/{p}")).to_vec(),
+            subscribe: vec![format!("{base}/#")],
+            base,
         }
+    }
+
+    /// What `topic` names below the device's `jobs/`, if it is there.
+    fn below_jobs<'t>(&self, topic: &'t str) -> Option<&'t str> {
+        topic
+            .strip_prefix(self.base.as_str())?
+            .strip_prefix('/')
+            .filter(|rest| !rest.is_empty())
     }
 
     /// Whether the device may publish on `topic` (a topic, no wildcards).
     pub fn allows_publish(&self, topic: &str) -> bool {
-        !topic.contains(['+', '#']) && self.publish.iter().any(|f| filter_matches(f, topic))
+        self.below_jobs(topic).is_some_and(|rest| {
+            !rest.contains(['+', '#']) && DEVICE_PUBLISHES.iter().any(|f| filter_matches(f, rest))
+        })
     }
 
     /// Whether the device may subscribe to `filter`: everything it can match
-    /// lies under one of the allowed filters.
+    /// lies under its own `jobs/`.
     pub fn allows_subscribe(&self, filter: &str) -> bool {
-        self.subscribe
-            .iter()
-            .any(|allowed| filter_within(filter, allowed))
+        self.below_jobs(filter).is_some()
     }
 }
 
@@ -194,20 +202,6 @@ pub fn filter_matches(filter: &str, topic: &str) -> bool {
             ("#", _) => return true,
             ("+", Some(_)) => {}
             (wanted, Some(level)) if wanted == level => {}
-            _ => return false,
-        }
-    }
-    levels.next().is_none()
-}
-
-/// Whether every topic `filter` matches is matched by `outer`.
-fn filter_within(filter: &str, outer: &str) -> bool {
-    let mut levels = filter.split('/');
-    for wanted in outer.split('/') {
-        match (wanted, levels.next()) {
-            ("#", Some(_)) => return true,
-            ("+", Some(level)) if level != "#" => {}
-            (wanted, Some(level)) if wanted == level && level != "+" && level != "#" => {}
             _ => return false,
         }
     }

@@ -529,6 +529,17 @@ mod topics {
         }
     }
 
+    /// Found by the device_topic fuzz target: a wildcard in the prefix or
+    /// the name once made the ACL match every topic.
+    #[test]
+    fn wildcards_in_names_are_literal_in_a_devices_topics() {
+        assert!(!DeviceTopics::of("#", "").allows_publish("!"));
+        let plus = DeviceTopics::of(PREFIX, "+");
+        assert!(!plus.allows_publish("$aws/things/victim/jobs/get"));
+        assert!(!plus.allows_subscribe("$aws/things/victim/jobs/#"));
+        assert!(plus.allows_publish("$aws/things/+/jobs/get"));
+    }
+
     #[test]
     fn a_devices_topics_are_its_own_requests() {
         let topics = DeviceTopics::of(PREFIX, "dev-1");
