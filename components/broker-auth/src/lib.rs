@@ -15,7 +15,8 @@
 use fleetjobs_api::request::json_body;
 use fleetjobs_api::ApiError;
 use fleetjobs_component::{
-    device_token_hash, method_name, no_route, respond, same_secret, store, topic_prefix, variable,
+    device_token_hash, method_name, no_route, require_bearer, respond, same_secret, store,
+    topic_prefix, variable,
 };
 use fleetjobs_core::protocol::DeviceTopics;
 use serde::Deserialize;
@@ -49,24 +50,6 @@ struct Authorize {
     #[serde(default)]
     #[allow(dead_code)] // accepted: EMQX's default template sends it
     clientid: Option<String>,
-}
-
-fn check_secret(request: &Request) -> Result<(), ApiError> {
-    let expected = variable("broker_auth_secret", "");
-    if expected.is_empty() {
-        return Err(ApiError::unauthorized(
-            "the broker endpoints are off: set the variable broker_auth_secret",
-        ));
-    }
-    let presented = request
-        .header("authorization")
-        .and_then(|h| h.as_str())
-        .and_then(|h| h.strip_prefix("Bearer "))
-        .ok_or_else(|| ApiError::unauthorized("send Authorization: Bearer <broker_auth_secret>"))?;
-    if !same_secret(presented.trim().as_bytes(), expected.as_bytes()) {
-        return Err(ApiError::unauthorized("the bearer token is not valid"));
-    }
-    Ok(())
 }
 
 /// Whether `username` is fleetjobs' own account.
@@ -114,7 +97,7 @@ fn authorize(body: Authorize) -> Result<Value, ApiError> {
 }
 
 fn operate(request: &Request) -> Result<(u16, Value), ApiError> {
-    check_secret(request)?;
+    require_bearer(request, "broker_auth_secret")?;
     let answer = match (method_name(request.method()), request.path()) {
         ("POST", "/broker/v1/authenticate") => authenticate(json_body(request.body())?)?,
         ("POST", "/broker/v1/authorize") => authorize(json_body(request.body())?)?,

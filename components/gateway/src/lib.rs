@@ -5,9 +5,7 @@
 use fleetjobs_api::request::{path_segments, MAX_BODY_BYTES};
 use fleetjobs_api::routing::{find_route, RouteMiss};
 use fleetjobs_api::ApiError;
-use fleetjobs_component::{
-    error, forward_with_id, method_name, new_request_id, same_secret, variable,
-};
+use fleetjobs_component::{error, forward_with_id, method_name, new_request_id, require_bearer};
 use spin_sdk::http::{Request, Response};
 use spin_sdk::http_component;
 
@@ -258,29 +256,11 @@ fn route(method: &str, path: &str) -> Result<&'static str, ApiError> {
     }
 }
 
-fn authenticate(request: &Request) -> Result<(), ApiError> {
-    let expected = variable("api_token", "");
-    if expected.is_empty() {
-        return Err(ApiError::unauthorized(
-            "the server has no api_token configured; set SPIN_VARIABLE_API_TOKEN",
-        ));
-    }
-    let presented = request
-        .header("authorization")
-        .and_then(|h| h.as_str())
-        .and_then(|h| h.strip_prefix("Bearer "))
-        .ok_or_else(|| ApiError::unauthorized("send Authorization: Bearer <api token>"))?;
-    if !same_secret(presented.trim().as_bytes(), expected.as_bytes()) {
-        return Err(ApiError::unauthorized("the bearer token is not valid"));
-    }
-    Ok(())
-}
-
 async fn serve(request: Request, request_id: &str) -> Result<Response, ApiError> {
     if request.path() == OPENAPI_PATH && method_name(request.method()) == "GET" {
         return Ok(fleetjobs_component::json(200, &openapi::document()));
     }
-    authenticate(&request)?;
+    require_bearer(&request, "api_token")?;
     if request.body().len() > MAX_BODY_BYTES {
         return Err(ApiError::too_large(MAX_BODY_BYTES));
     }
