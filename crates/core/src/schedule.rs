@@ -5,7 +5,7 @@ use croner::parser::{CronParser, Seconds};
 use croner::Cron;
 use serde::{Deserialize, Serialize};
 
-use crate::config::EndBehavior;
+use crate::config::{EndBehavior, SchedulingConfig};
 use crate::error::Rejection;
 use crate::model::{Job, JobStatus};
 use crate::time::Timestamp;
@@ -136,6 +136,44 @@ impl Job {
             && self
                 .windows()
                 .is_none_or(|w| w.iter().any(|w| w.is_open(now)))
+    }
+
+    /// When the sweeper must look at this job again, as far as time alone
+    /// goes (a change of its executions makes it due at once, whatever
+    /// this says): the scheduled start, the end time, the next pacing
+    /// window while targets wait, or every minute while maintenance
+    /// windows decide. `None`: only a change can make it due (a running
+    /// job with nothing left to release, a continuous job, a finished one).
+    pub fn next_due(&self, now: Timestamp) -> Option<Timestamp> {
+        if !matches!(self.status, JobStatus::Scheduled | JobStatus::InProgress) {
+            return None;
+        }
+        let scheduling = self.config.scheduling.as_ref();
+        // While maintenance windows decide, whether one is open is asked
+        // every minute.
+        let windows = self.windows().map(|_| now.plus_minutes(1));
+        let start = match (self.status, scheduling.and_then(SchedulingConfig::start)) {
+            (JobStatus::Scheduled, Some(start)) if start > now => Some(start),
+            (JobStatus::Scheduled, _) if windows.is_none() => Some(now),
+            _ => None,
+        };
+        let end = scheduling
+            .and_then(SchedulingConfig::end)
+            .filter(|_| !self.end_applied);
+        // Targets wait: the next pacing window (a pass releases what the
+        // current one allows).
+        let release =
+            (self.rollout.pending_targets > 0 && self.may_release(now)).then(|| {
+                match self.rollout.window_start {
+                    Some(window) if self.config.rollout.is_some() => window.plus_minutes(1),
+                    _ => now,
+                }
+            });
+        [start, end, windows, release]
+            .into_iter()
+            .flatten()
+            .min()
+            .map(|due| due.max(now))
     }
 
     /// Start, maintenance-window and end-time decisions (reference §2.1).

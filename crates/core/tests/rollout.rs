@@ -315,3 +315,67 @@ fn rollout_exponential_rate_exact_products_are_not_rounded_down() {
         );
     }
 }
+
+/// When the sweeper must look at a job again (the due-driven sweeper).
+mod next_due {
+    use super::*;
+
+    fn with_pending(mut job: Job, pending: u64) -> Job {
+        job.rollout.pending_targets = pending;
+        job
+    }
+
+    #[test]
+    fn a_running_job_with_nothing_to_release_waits_for_a_change() {
+        let job = with_pending(job_with(json!({})), 0);
+        assert_eq!(job.status, JobStatus::InProgress);
+        assert_eq!(job.next_due(noon()), None);
+        let mut continuous = job_with(json!({"targetSelection": "CONTINUOUS"}));
+        continuous.rollout.pending_targets = 0;
+        assert_eq!(continuous.next_due(noon()), None);
+    }
+
+    #[test]
+    fn paced_targets_are_due_at_the_next_pacing_window() {
+        let job = with_pending(
+            job_with(json!({"jobExecutionsRolloutConfig": {"maximumPerMinute": 2}})),
+            6,
+        );
+        let released = job.release(noon(), 0).expect("2 released at noon").job;
+        assert_eq!(released.next_due(noon()), Some(at("12:01")));
+        // Unpaced targets are due at once.
+        assert_eq!(
+            with_pending(job_with(json!({})), 3).next_due(noon()),
+            Some(noon())
+        );
+    }
+
+    #[test]
+    fn a_scheduled_job_is_due_at_its_start_and_a_running_one_at_its_end() {
+        let body: serde_json::Value = serde_json::from_str(SEED_BODY).unwrap();
+        let mut body = body;
+        body["schedulingConfig"] = json!({
+            "startTime": "2026-11-26T13:00",
+            "endTime": "2026-11-26T15:00",
+        });
+        let job = job_at(body, "scheduled", noon());
+        assert_eq!(job.status, JobStatus::Scheduled);
+        assert_eq!(job.next_due(noon()), Some(at("13:00")));
+        let mut running = job.clone();
+        running.status = JobStatus::InProgress;
+        assert_eq!(running.next_due(at("13:00")), Some(at("15:00")));
+        running.end_applied = true;
+        assert_eq!(running.next_due(at("15:00")), None);
+    }
+
+    #[test]
+    fn maintenance_windows_are_asked_every_minute_and_finished_jobs_never() {
+        let job = job_with(json!({"schedulingConfig": {
+            "maintenanceWindows": [{"startTime": "0 2 * * *", "durationInMinutes": 60}]
+        }}));
+        assert_eq!(job.next_due(noon()), Some(at("12:01")));
+        let mut done = job.clone();
+        done.status = JobStatus::Completed;
+        assert_eq!(done.next_due(noon()), None);
+    }
+}

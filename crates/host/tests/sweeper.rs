@@ -386,3 +386,81 @@ fn sweeper_deletes_a_job_of_10000_executions_in_batches() {
     assert_eq!(status, 200);
     assert_eq!(page["executionSummaries"], json!([]), "{page}");
 }
+
+/// More active jobs than a sweeper pass looks at (1,000 long-lived
+/// CONTINUOUS jobs) do not starve a new paced job or a timeout: the sweeper
+/// takes what is due, not the oldest jobs.
+#[test]
+fn sweeper_serves_due_jobs_behind_a_thousand_idle_continuous_ones() {
+    let host = fleetjobs_on_test_clock();
+    create_thing(&host, "member");
+    create_job(&host, &{
+        let mut body = job_body("first", &["member"]);
+        body["targetSelection"] = json!("CONTINUOUS");
+        body
+    });
+    for i in 0..999 {
+        let mut body = job_body(&format!("continuous-{i:03}"), &["member"]);
+        body["targetSelection"] = json!("CONTINUOUS");
+        create_job(&host, &body);
+    }
+    let paced_things = create_fleet(&host, "paced", 6);
+    create_job(
+        &host,
+        &json!({
+            "jobId": "paced",
+            "targets": {"thingGroupNames": ["paced"]},
+            "document": {"v": 1},
+            "jobExecutionsRolloutConfig": {"maximumPerMinute": 2},
+        }),
+    );
+    let timed_token = create_thing(&host, "slowpoke");
+    let mut body = job_body("timed", &["slowpoke"]);
+    body["timeoutConfig"] = json!({"inProgressTimeoutInMinutes": 1});
+    create_job(&host, &body);
+    device_http(
+        &host,
+        &timed_token,
+        "PUT",
+        "/device/v1/things/slowpoke/jobs/$next",
+        json!({}),
+    );
+    // Every new job is due once: a few passes see them all.
+    for _ in 0..12 {
+        sweep(&host);
+    }
+    for minute in 1..=3u64 {
+        advance_minutes(&host, 1);
+        sweep(&host);
+        assert_eq!(
+            executions(&host, "paced"),
+            2 * (minute + 1).min(3),
+            "minute {minute}"
+        );
+        // Devices finish what they were given.
+        for thing in &paced_things {
+            let (status, _) = api(
+                &host,
+                "GET",
+                &format!("/api/v1/jobs/paced/executions/{thing}"),
+                &Value::Null,
+            );
+            if status == 200 && execution(&host, "paced", thing)["status"] == "QUEUED" {
+                report(
+                    &host,
+                    &host.device_token(thing),
+                    thing,
+                    "paced",
+                    "SUCCEEDED",
+                );
+            }
+        }
+        if minute == 1 {
+            assert_eq!(execution(&host, "timed", "slowpoke")["status"], "TIMED_OUT");
+            assert_eq!(describe_job(&host, "timed")["status"], "COMPLETED");
+        }
+    }
+    sweep(&host);
+    assert_eq!(describe_job(&host, "paced")["status"], "COMPLETED");
+    assert_eq!(describe_job(&host, "first")["status"], "IN_PROGRESS");
+}

@@ -36,8 +36,9 @@ impl<S: Sql> Store<S> {
     /// Writes a new job with its target tables; a taken id is a conflict.
     pub fn insert_job(&self, job: &Job) -> Result<()> {
         let inserted = self.sql.execute(
-            "INSERT INTO jobs (job_id, body, status, job_type, created_at, version, completed_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (job_id) DO NOTHING",
+            "INSERT INTO jobs (job_id, body, status, job_type, created_at, version, completed_at,
+                               due_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT (job_id) DO NOTHING",
             params![
                 &job.job_id,
                 job_body(job),
@@ -45,7 +46,8 @@ impl<S: Sql> Store<S> {
                 job.job_type.as_str(),
                 job.created_at,
                 job.version,
-                job.completed_at
+                job.completed_at,
+                due_after_change(job)
             ],
         )?;
         if inserted == 0 {
@@ -76,7 +78,7 @@ impl<S: Sql> Store<S> {
     /// a conflict when someone else changed it first (nothing written).
     pub fn save_job(&self, previous: &Job, next: &Job) -> Result<()> {
         let changed = self.sql.execute(
-            "UPDATE jobs SET body = ?2, status = ?3, version = ?4, completed_at = ?6
+            "UPDATE jobs SET body = ?2, status = ?3, version = ?4, completed_at = ?6, due_at = ?7
              WHERE job_id = ?1 AND version = ?5",
             params![
                 &next.job_id,
@@ -84,7 +86,8 @@ impl<S: Sql> Store<S> {
                 next.status.as_str(),
                 next.version,
                 previous.version,
-                next.completed_at
+                next.completed_at,
+                due_after_change(next)
             ],
         )?;
         if changed == 0 {
@@ -149,6 +152,35 @@ impl<S: Sql> Store<S> {
         Ok(page(items, query.limit, |job| {
             vec![job.created_at.0.into(), job.job_id.clone().into()]
         }))
+    }
+
+    /// Jobs due for the sweeper at `now`, the longest-waiting first.
+    pub fn due_job_ids(&self, now: Timestamp, limit: usize) -> Result<Vec<String>> {
+        let rows = self.sql.query(
+            "SELECT job_id FROM jobs WHERE due_at <= ?1 ORDER BY due_at LIMIT ?2",
+            params![now, limit as i64],
+        )?;
+        rows.iter().map(|r| Ok(r.text(0)?.to_owned())).collect()
+    }
+
+    /// When the sweeper looks at the job next (after a pass decided it).
+    pub fn set_due(&self, job_id: &str, due: Option<Timestamp>) -> Result<()> {
+        self.sql.execute(
+            "UPDATE jobs SET due_at = ?2 WHERE job_id = ?1",
+            params![job_id, due],
+        )?;
+        Ok(())
+    }
+
+    /// A change of the job's executions: the sweeper looks at it at once
+    /// (abort, completion and release read the counts; for a finished job
+    /// it finds nothing to do).
+    pub(crate) fn mark_due(&self, job_id: &str) -> Result<()> {
+        self.sql.execute(
+            "UPDATE jobs SET due_at = 0 WHERE job_id = ?1 AND (due_at IS NULL OR due_at > 0)",
+            params![job_id],
+        )?;
+        Ok(())
     }
 
     /// Jobs the sweeper looks at: scheduled, in progress, or being deleted.
@@ -248,4 +280,10 @@ impl<S: Sql> Store<S> {
         )?;
         rows.iter().map(|r| Ok(r.text(1)?.to_owned())).collect()
     }
+}
+
+/// A changed job is due at once while active (the sweeper then works out
+/// when next), never once finished.
+fn due_after_change(job: &Job) -> Option<Timestamp> {
+    job.is_active().then_some(Timestamp(0))
 }

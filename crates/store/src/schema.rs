@@ -111,4 +111,14 @@ pub const MIGRATIONS: &[(i64, &[&str])] = &[(
         "UPDATE jobs SET completed_at = json_extract(body, '$.completedAt')",
         "CREATE INDEX jobs_by_completion ON jobs (completed_at) WHERE completed_at IS NOT NULL",
     ],
+), (
+    3,
+    &[
+        // When the sweeper must look at the job next (`Job::next_due`; 0 is
+        // "at once", set by every change of the job or its executions;
+        // NULL is "only after a change"). Active jobs start due.
+        "ALTER TABLE jobs ADD COLUMN due_at INTEGER",
+        "UPDATE jobs SET due_at = 0 WHERE status IN ('SCHEDULED', 'IN_PROGRESS')",
+        "CREATE INDEX jobs_by_due ON jobs (due_at) WHERE due_at IS NOT NULL",
+    ],
 )];

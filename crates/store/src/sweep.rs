@@ -65,9 +65,9 @@ impl<S: Sql> Store<S> {
             timed_out: self.time_out_due(now, options.timeouts)?,
             ..SweepReport::default()
         };
-        for job_id in
-            self.job_ids_in(&[JobStatus::Scheduled, JobStatus::InProgress], options.jobs)?
-        {
+        // Only what is due: a job waits (no cost) until its next pacing
+        // window, start, end or a change of its executions.
+        for job_id in self.due_job_ids(now, options.jobs)? {
             skip_if_gone(self.sweep_job(&job_id, now, &mut report))?;
         }
         for job_id in self.job_ids_with_unfinished_cancel(options.jobs)? {
@@ -97,50 +97,71 @@ impl<S: Sql> Store<S> {
         Ok(report)
     }
 
-    /// Schedule, end time, abort, release and completion of one job, in one
-    /// transaction (a cancel's later batches follow it).
+    /// Schedule, end time, abort, release and completion of one job, then
+    /// when it is due next, in one transaction (a cancel's later batches
+    /// follow it).
     fn sweep_job(&self, job_id: &str, now: Timestamp, report: &mut SweepReport) -> Result<()> {
-        // The job, if this step canceled it.
         let canceled = self.transaction(|store| {
-            let mut job = store.existing_job(job_id)?;
-            match job.schedule_step(now) {
-                ScheduleStep::Idle => {}
-                ScheduleStep::Update(next) => {
-                    store.save_job(&job, &next)?;
-                    report.rescheduled += 1;
-                    job = *next;
-                }
-                ScheduleStep::Cancel { force } => {
-                    let (next, scope) = job.end_by_cancel(force, now)?;
-                    store.apply_cancel(&job, &next, scope, now)?;
-                    report.ended += 1;
-                    return Ok(Some(next));
-                }
-            }
-            if job.status != JobStatus::InProgress {
-                return Ok(None);
-            }
-            let counts = store.status_counts(job_id)?;
-            if let Some(abort) = job.config.abort.as_ref().and_then(|a| a.evaluate(&counts)) {
-                let (next, scope) = job.abort(&abort, now)?;
-                store.apply_cancel(&job, &next, scope, now)?;
-                report.aborted += 1;
-                return Ok(Some(next));
-            }
-            let released = store.release_now(&job, now)?;
-            report.released += job.rollout.pending_targets - released.rollout.pending_targets;
-            let counts = store.status_counts(job_id)?;
-            if let Some(done) = released.completion(&counts, now) {
-                store.save_job(&released, &done)?;
-                report.completed += 1;
-            }
-            Ok(None)
+            let step = store.step_job(job_id, now, report)?;
+            let job = match &step {
+                Swept::Canceled(job) | Swept::Kept(job) => job,
+            };
+            store.set_due(job_id, job.next_due(now))?;
+            Ok(match step {
+                Swept::Canceled(job) => Some(job),
+                Swept::Kept(_) => None,
+            })
         })?;
         if let Some(job) = canceled {
             self.finish_cancel(&job, now, crate::ops::CANCEL_BATCHES_INLINE)?;
         }
         Ok(())
     }
+
+    /// The sweeper's steps for one job, in their order.
+    fn step_job(&self, job_id: &str, now: Timestamp, report: &mut SweepReport) -> Result<Swept> {
+        let mut job = self.existing_job(job_id)?;
+        match job.schedule_step(now) {
+            ScheduleStep::Idle => {}
+            ScheduleStep::Update(next) => {
+                self.save_job(&job, &next)?;
+                report.rescheduled += 1;
+                job = *next;
+            }
+            ScheduleStep::Cancel { force } => {
+                let (next, scope) = job.end_by_cancel(force, now)?;
+                self.apply_cancel(&job, &next, scope, now)?;
+                report.ended += 1;
+                return Ok(Swept::Canceled(next));
+            }
+        }
+        if job.status != JobStatus::InProgress {
+            return Ok(Swept::Kept(job));
+        }
+        let counts = self.status_counts(job_id)?;
+        if let Some(abort) = job.config.abort.as_ref().and_then(|a| a.evaluate(&counts)) {
+            let (next, scope) = job.abort(&abort, now)?;
+            self.apply_cancel(&job, &next, scope, now)?;
+            report.aborted += 1;
+            return Ok(Swept::Canceled(next));
+        }
+        let released = self.release_now(&job, now)?;
+        report.released += job.rollout.pending_targets - released.rollout.pending_targets;
+        let counts = self.status_counts(job_id)?;
+        if let Some(done) = released.completion(&counts, now) {
+            self.save_job(&released, &done)?;
+            report.completed += 1;
+            return Ok(Swept::Kept(done));
+        }
+        Ok(Swept::Kept(released))
+    }
+}
+
+/// What a job is after the sweeper's steps.
+enum Swept {
+    /// Canceled (end time or abort): its remaining cancels follow.
+    Canceled(fleetjobs_core::Job),
+    Kept(fleetjobs_core::Job),
 }
 
 /// A job deleted or changed by someone else meanwhile is not an error of the

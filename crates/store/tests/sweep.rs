@@ -426,3 +426,78 @@ fn sweep_two_passes_at_once_leave_the_same_state_as_one() {
     );
     assert_eq!(snapshot(&one), snapshot(&two));
 }
+
+/// The measured starvation (more active jobs than a pass looks at): 120
+/// long-lived CONTINUOUS jobs, then a job paced at 2 a minute for 6 things
+/// and a job whose only execution times out. Both run to completion; the
+/// idle continuous jobs cost a pass nothing.
+#[test]
+fn sweep_no_job_is_starved_by_many_idle_continuous_jobs() {
+    let store = memory_store();
+    things(&store, &["c0", "t0"]);
+    for i in 0..120 {
+        let mut body = job_for(&["c0"]);
+        body["targetSelection"] = json!("CONTINUOUS");
+        create_job(&store, &format!("continuous-{i:03}"), body, noon());
+    }
+    fleet_group(&store, 6);
+    create_job(
+        &store,
+        "paced",
+        paced_job(json!({"maximumPerMinute": 2})),
+        noon(),
+    );
+    let mut body = job_for(&["t0"]);
+    body["timeoutConfig"] = json!({"inProgressTimeoutInMinutes": 1});
+    create_job(&store, "timed", body, noon());
+    store.start_next("t0", None, None, noon()).unwrap();
+    let options = SweepOptions {
+        jobs: 10,
+        ..SweepOptions::default()
+    };
+    // Settle what creation made due (each job once), then minute by minute.
+    for _ in 0..20 {
+        store.sweep(noon(), &options).unwrap();
+    }
+    let mut completed_at = std::collections::BTreeMap::new();
+    for minute in 1..=4 {
+        let now = noon().plus_minutes(minute);
+        store.sweep(now, &options).unwrap();
+        assert_eq!(
+            executions(&store, "paced"),
+            (2 * (minute as u64 + 1)).min(6),
+            "2 more at minute {minute}"
+        );
+        for job in ["paced", "timed"] {
+            if store.existing_job(job).unwrap().status == JobStatus::Completed {
+                completed_at.entry(job).or_insert(minute);
+            }
+        }
+    }
+    assert_eq!(
+        completed_at.get("timed"),
+        Some(&1),
+        "timed out on time, then completed"
+    );
+    assert_eq!(
+        store
+            .execution("timed", "t0", None)
+            .unwrap()
+            .unwrap()
+            .status,
+        TimedOut
+    );
+    assert_eq!(
+        store.existing_job("paced").unwrap().status,
+        JobStatus::InProgress,
+        "its executions are still QUEUED"
+    );
+    assert!(
+        store
+            .due_job_ids(noon().plus_minutes(5), 1000)
+            .unwrap()
+            .len()
+            <= 1,
+        "the idle continuous jobs are not due"
+    );
+}
