@@ -96,6 +96,19 @@ if from_example "$name" cargo run --quiet --release -p fleetjobs-store --example
   fi
 fi
 
+echo "== 3b. a sweeper pass with 10 vs 10,000 active, idle jobs" >&2
+name="a sweeper pass with 10,000 active, idle jobs (CONTINUOUS, nothing due) vs with 10 (median of 30 passes; goal: ratio ≤ 2)"
+if from_example "$name" cargo run --quiet --release -p fleetjobs-store --example bench_sweep -- jobs 10 10000; then
+  small=$(sed -n 's/^ *10 jobs: \([0-9.]*\) ms$/\1/p' <<<"$example_output")
+  large=$(sed -n 's/^ *10000 jobs: \([0-9.]*\) ms$/\1/p' <<<"$example_output")
+  ratio=$(sed -n 's/^ *ratio \([0-9.]*\) .*/\1/p' <<<"$example_output")
+  if [ -n "$small" ] && [ -n "$large" ] && [ -n "$ratio" ]; then
+    rows+=("| $name | $large ms per pass with 10,000 jobs | the same pass with 10 jobs: $small ms | $ratio |")
+  else
+    rows+=("| $name | not measured: unexpected output of bench_sweep | | |")
+  fi
+fi
+
 echo "== 4. the host on a trivial component vs wasmtime serve" >&2
 measured "the host on a trivial component vs wasmtime serve" "$bench" host-overhead --wasmtime "$wasmtime"
 
