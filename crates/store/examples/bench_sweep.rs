@@ -53,7 +53,7 @@ fn median_idle_pass(store: &Store<NativeSql>, now: Timestamp) -> Duration {
     // The notifications went out long ago.
     store.sql().execute("DELETE FROM outbox", &[]).unwrap();
     let options = SweepOptions::default();
-    while store.due_job_ids(now, 1).unwrap().first().is_some() {
+    while !store.due_job_ids(now, 1).unwrap().is_empty() {
         store.sweep(now, &options).unwrap();
     }
     let mut times: Vec<Duration> = (1..=PASSES)
