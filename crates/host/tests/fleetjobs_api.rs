@@ -756,7 +756,10 @@ fn a_group_named_with_plus_space_and_parentheses_is_addressable_end_to_end() {
 fn schemathesis_finds_the_api_true_to_its_openapi_document() {
     let host = app();
     let base = format!("http://127.0.0.1:{}", host.port);
+    // schemathesis keeps a cache in its working directory.
+    let scratch = tempfile::tempdir().unwrap();
     let output = std::process::Command::new("python3")
+        .current_dir(scratch.path())
         .args([
             "-c",
             "import sys; from schemathesis.cli import schemathesis; sys.exit(schemathesis())",
