@@ -163,12 +163,9 @@ fn absolute_uri<B>(request: &mut Request<B>, authority: &str) {
 
 async fn admin(app: &Arc<App>, path: &str, query: Option<&str>) -> HostResponse {
     let param = |name: &str| {
-        query.and_then(|q| {
-            q.split('&')
-                .filter_map(|pair| pair.split_once('='))
-                .find(|(k, _)| *k == name)
-                .map(|(_, v)| v.to_owned())
-        })
+        form_urlencoded::parse(query.unwrap_or_default().as_bytes())
+            .find(|(key, _)| key == name)
+            .map(|(_, value)| value.into_owned())
     };
     match path.strip_prefix(ADMIN_PREFIX) {
         Some("clock") => text(StatusCode::OK, app.clock.now().as_millis().to_string()),

@@ -62,13 +62,18 @@ fn broker_of(address: &str) -> String {
     let Some((base, query)) = address.split_once('?') else {
         return address.to_owned();
     };
-    let rest: Vec<&str> = query
-        .split('&')
-        .filter(|pair| !pair.starts_with("client_id="))
+    let rest: Vec<(String, String)> = form_urlencoded::parse(query.as_bytes())
+        .filter(|(key, _)| key != "client_id")
+        .map(|(key, value)| (key.into_owned(), value.into_owned()))
         .collect();
     match rest.is_empty() {
         true => base.to_owned(),
-        false => format!("{base}?{}", rest.join("&")),
+        false => format!(
+            "{base}?{}",
+            form_urlencoded::Serializer::new(String::new())
+                .extend_pairs(rest)
+                .finish()
+        ),
     }
 }
 
