@@ -111,6 +111,11 @@ async fn shutdown_signal() {
 async fn up(args: UpArgs) -> Result<(), String> {
     std::fs::create_dir_all(&args.state_dir)
         .map_err(|e| format!("state directory {}: {e}", args.state_dir.display()))?;
+    // Listen first: the managed broker may pick a free port, and must not
+    // pick this one.
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
     let mut host_variables = BTreeMap::new();
     let api_token = api_token(&args)?;
     if let Some(token) = &api_token {
@@ -150,9 +155,6 @@ async fn up(args: UpArgs) -> Result<(), String> {
         .await
         .map_err(|e| e.to_string())?
         .map_err(|e| format!("{}: {e}", args.manifest.display()))?;
-    let listener = tokio::net::TcpListener::bind(args.listen)
-        .await
-        .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
 
     let (stop, stopping) = watch::channel(false);
     let mut triggers = JoinSet::new();
