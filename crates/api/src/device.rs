@@ -81,21 +81,17 @@ impl DeviceError {
 }
 
 impl From<Rejection> for DeviceError {
+    /// The core names the code and the execution state; the status is HTTP's.
     fn from(rejection: Rejection) -> Self {
-        let message = rejection.to_string();
-        match rejection {
-            Rejection::InvalidRequest(_) => DeviceError::invalid(message),
-            Rejection::ResourceNotFound(_) => DeviceError::not_found(message),
-            Rejection::InvalidStateTransition { execution, .. } => DeviceError {
-                execution_state: execution,
-                ..DeviceError::new(409, "InvalidStateTransition", message)
-            },
-            Rejection::VersionMismatch { execution, .. } => DeviceError {
-                execution_state: Some(execution),
-                ..DeviceError::new(409, "VersionMismatch", message)
-            },
-            // The execution changed under the request: its version moved.
-            Rejection::Conflict(_) => DeviceError::new(409, "VersionMismatch", message),
+        let status = match rejection {
+            Rejection::InvalidRequest(_) => 400,
+            Rejection::ResourceNotFound(_) => 404,
+            Rejection::TerminalStateReached(_) => 410,
+            _ => 409,
+        };
+        DeviceError {
+            execution_state: rejection.execution_state().cloned(),
+            ..DeviceError::new(status, rejection.device_code(), rejection.to_string())
         }
     }
 }

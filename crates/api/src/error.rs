@@ -89,6 +89,9 @@ impl From<Rejection> for ApiError {
                 ApiError::new(409, "InvalidStateTransition", message)
             }
             Rejection::VersionMismatch { .. } => ApiError::new(409, "VersionConflict", message),
+            Rejection::TerminalStateReached(_) => {
+                ApiError::new(410, "TerminalStateReached", message)
+            }
         }
     }
 }

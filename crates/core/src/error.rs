@@ -22,6 +22,9 @@ pub enum Rejection {
     ResourceNotFound(String),
     #[error("{0}")]
     Conflict(String),
+    /// The execution is over: a device may no longer read or answer it.
+    #[error("{0}")]
+    TerminalStateReached(String),
 }
 
 impl Rejection {
@@ -39,10 +42,13 @@ impl Rejection {
     /// The device protocol's error code (reference §3.3).
     pub fn device_code(&self) -> &'static str {
         match self {
-            Rejection::InvalidRequest(_) | Rejection::Conflict(_) => "InvalidRequest",
+            Rejection::InvalidRequest(_) => "InvalidRequest",
             Rejection::InvalidStateTransition { .. } => "InvalidStateTransition",
-            Rejection::VersionMismatch { .. } => "VersionMismatch",
+            // A conflict is the execution changing under the request: its
+            // version moved.
+            Rejection::VersionMismatch { .. } | Rejection::Conflict(_) => "VersionMismatch",
             Rejection::ResourceNotFound(_) => "ResourceNotFound",
+            Rejection::TerminalStateReached(_) => "TerminalStateReached",
         }
     }
 

@@ -245,6 +245,18 @@ impl Execution {
         }
     }
 
+    /// A device reads only executions still in flight (reference §3.3): a
+    /// finished one is TerminalStateReached.
+    pub fn describable_by_device(&self) -> Result<(), crate::Rejection> {
+        if self.status.is_terminal() {
+            return Err(crate::Rejection::TerminalStateReached(format!(
+                "the execution of job {} on {} is {}",
+                self.job_id, self.thing_name, self.status
+            )));
+        }
+        Ok(())
+    }
+
     /// `retryAttempt` as AWS reports it: completed retries.
     pub fn retry_attempt(&self) -> u32 {
         self.retries.total()

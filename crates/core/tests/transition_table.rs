@@ -951,3 +951,18 @@ fn create_job_document_limit_is_32_kib() {
     let err = create(&over).unwrap_err();
     assert!(err.starts_with("document"), "{err}");
 }
+
+/// A device reads an execution only while it is in flight (reference §3.3).
+#[test]
+fn a_device_describes_only_executions_in_flight() {
+    for status in ExecutionStatus::ALL {
+        let execution = execution_in(*status);
+        match execution.describable_by_device() {
+            Ok(()) => assert!(!status.is_terminal(), "{status}"),
+            Err(rejection) => {
+                assert!(status.is_terminal(), "{status}");
+                assert_eq!(rejection.device_code(), "TerminalStateReached");
+            }
+        }
+    }
+}

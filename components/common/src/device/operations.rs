@@ -93,16 +93,7 @@ pub fn describe(call: &mut DeviceCall<DescribeRequest>) -> Result<Value, DeviceE
                     call.thing_name
                 ))
             })?;
-        if execution.status.is_terminal() {
-            return Err(DeviceError::new(
-                410,
-                "TerminalStateReached",
-                format!(
-                    "the execution of job {job_id} on {} is {}",
-                    call.thing_name, execution.status
-                ),
-            ));
-        }
+        execution.describable_by_device()?;
         Some(execution)
     };
     let mut fields = Map::new();
