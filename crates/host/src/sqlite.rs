@@ -2,14 +2,21 @@
 //! connection per `open` (so `BEGIN … COMMIT` across `execute` calls on one
 //! connection is a transaction), WAL and a busy timeout, one statement per call.
 //!
-//! SQLite calls block (a writer may wait in the busy handler for another's
-//! transaction), so they run in `block_in_place`: the runtime moves its other
-//! tasks off the thread, and the transaction holder (say, waiting on a
-//! broker's acknowledgement) keeps making progress.
+//! Writers queue in the host, not in SQLite: a statement that writes (or
+//! `BEGIN IMMEDIATE`) first takes the database's writer slot, a fair async
+//! lock held until the connection is back in autocommit (COMMIT, ROLLBACK,
+//! or the end of a single statement). SQLite's sleeping busy handler is
+//! then only a fallback for other processes. A connection dropped with a
+//! transaction open (the guest finished or trapped) is rolled back and
+//! frees the slot. SQLite calls still run in `block_in_place`, so a slow
+//! one never stalls the runtime's other tasks.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
+
+use tokio::sync::{Mutex, OwnedMutexGuard};
 
 use rusqlite::types::{Value as SqlValue, ValueRef};
 use rusqlite::Connection;
@@ -19,15 +26,53 @@ use crate::runtime_config::{RuntimeConfig, StoreLocation};
 /// How long a connection waits for another writer before `database is locked`.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// The configured databases, by label.
+/// The configured databases, by label, each with its writer slot.
 #[derive(Default)]
 pub struct SqliteDatabases {
     locations: BTreeMap<String, StoreLocation>,
+    writers: BTreeMap<String, Arc<Mutex<()>>>,
 }
 
 /// What a guest's `connection` resource points at.
 pub struct SqliteHandle {
     conn: Connection,
+    writer: Arc<Mutex<()>>,
+    /// The writer slot, while this connection writes.
+    writing: Option<OwnedMutexGuard<()>>,
+}
+
+impl SqliteHandle {
+    /// Runs one statement, taking the writer slot first if it writes, and
+    /// giving it back once the connection is in autocommit again.
+    async fn run(
+        &mut self,
+        sql: &str,
+        params: Vec<SqlValue>,
+    ) -> Result<(Vec<String>, Vec<Vec<SqlValue>>), Failure> {
+        let writes = tokio::task::block_in_place(|| self.conn.prepare_cached(sql))
+            .map(|statement| !statement.readonly())
+            .unwrap_or(false);
+        if writes && self.writing.is_none() {
+            let slot = tokio::time::timeout(BUSY_TIMEOUT, self.writer.clone().lock_owned())
+                .await
+                .map_err(|_| Failure::Io("database is locked".into()))?;
+            self.writing = Some(slot);
+        }
+        let outcome = tokio::task::block_in_place(|| execute(&self.conn, sql, params));
+        if self.conn.is_autocommit() {
+            self.writing = None;
+        }
+        outcome
+    }
+}
+
+impl Drop for SqliteHandle {
+    /// An unfinished transaction is rolled back before the slot is freed.
+    fn drop(&mut self) {
+        if !self.conn.is_autocommit() {
+            let _ = self.conn.execute_batch("ROLLBACK");
+        }
+    }
 }
 
 /// Why a database operation failed, before mapping to either interface.
@@ -40,6 +85,11 @@ enum Failure {
 impl SqliteDatabases {
     pub fn new(config: &RuntimeConfig) -> Self {
         SqliteDatabases {
+            writers: config
+                .sqlite_databases
+                .keys()
+                .map(|label| (label.clone(), Arc::default()))
+                .collect(),
             locations: config.sqlite_databases.clone(),
         }
     }
@@ -56,7 +106,11 @@ impl SqliteDatabases {
         .map_err(|e| Failure::Io(e.to_string()))?;
         conn.busy_timeout(BUSY_TIMEOUT)
             .map_err(|e| Failure::Io(e.to_string()))?;
-        Ok(SqliteHandle { conn })
+        Ok(SqliteHandle {
+            conn,
+            writer: self.writers.get(label).cloned().unwrap_or_default(),
+            writing: None,
+        })
     }
 }
 
@@ -156,9 +210,9 @@ macro_rules! sqlite_interface {
                 statement: String,
                 parameters: Vec<Value>,
             ) -> wasmtime::Result<Result<QueryResult, Error>> {
-                let handle = self.table.get(&connection)?;
+                let handle = self.table.get_mut(&connection)?;
                 let params = parameters.into_iter().map(to_sql).collect();
-                Ok(tokio::task::block_in_place(|| execute(&handle.conn, &statement, params))
+                Ok(handle.run(&statement, params).await
                     .map(|(columns, rows)| QueryResult {
                         columns,
                         rows: rows
@@ -182,7 +236,7 @@ macro_rules! sqlite_interface {
 mod v2 {
     use wasmtime::component::Resource;
 
-    use super::{execute, Failure, SqlValue, SqliteHandle};
+    use super::{Failure, SqlValue, SqliteHandle};
     use crate::app::HostState;
 
     sqlite_interface!(crate::bindings::fermyon::spin::sqlite);
@@ -191,7 +245,7 @@ mod v2 {
 mod v3 {
     use wasmtime::component::Resource;
 
-    use super::{execute, Failure, SqlValue, SqliteHandle};
+    use super::{Failure, SqlValue, SqliteHandle};
     use crate::app::HostState;
 
     sqlite_interface!(

@@ -161,6 +161,62 @@ fn sqlite_transactions_types_and_single_statements() {
     assert_eq!(later[0]["rows"], json!([[1]]));
 }
 
+/// Writers queue in the host: 200 guests writing at once all commit (none
+/// sees `database is locked`), and a guest that ends inside a transaction
+/// (finished or trapped: its connection is dropped) is rolled back and does
+/// not hold up the next writer.
+#[test]
+fn sqlite_concurrent_writers_queue_and_an_abandoned_transaction_is_rolled_back() {
+    let host = Host::start(&app_manifest(), &[], &[]);
+    sqlite(
+        &host,
+        "v3",
+        json!([{"sql": "CREATE TABLE w (n INTEGER)", "params": []}]),
+    );
+    let abandoned = sqlite(
+        &host,
+        "v3",
+        json!([
+            {"sql": "BEGIN IMMEDIATE", "params": []},
+            {"sql": "INSERT INTO w VALUES (-1)", "params": []},
+        ]),
+    );
+    assert!(
+        abandoned.iter().all(|r| r.get("error").is_none()),
+        "{abandoned:?}"
+    );
+    std::thread::scope(|scope| {
+        for n in 0..200 {
+            let host = &host;
+            scope.spawn(move || {
+                let results = sqlite(
+                    host,
+                    if n % 2 == 0 { "v2" } else { "v3" },
+                    json!([
+                        {"sql": "BEGIN IMMEDIATE", "params": []},
+                        {"sql": "SELECT COUNT(*) FROM w", "params": []},
+                        {"sql": "INSERT INTO w VALUES (?)", "params": [n]},
+                        {"sql": "COMMIT", "params": []},
+                    ]),
+                );
+                for result in &results {
+                    assert!(result.get("error").is_none(), "writer {n}: {results:?}");
+                }
+            });
+        }
+    });
+    let rows = sqlite(
+        &host,
+        "v2",
+        json!([{"sql": "SELECT COUNT(*), MIN(n) FROM w", "params": []}]),
+    );
+    assert_eq!(
+        rows[0]["rows"],
+        json!([[200, 0]]),
+        "all committed, the abandoned row gone"
+    );
+}
+
 #[test]
 fn variables_defaults_templates_and_environment() {
     let host = Host::start(
