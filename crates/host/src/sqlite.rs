@@ -1,6 +1,7 @@
-//! `fermyon:spin/sqlite@2.0.0` and `spin:sqlite/sqlite@3.0.0`: a new rusqlite
-//! connection per `open` (so `BEGIN … COMMIT` across `execute` calls on one
-//! connection is a transaction), WAL and a busy timeout, one statement per call.
+//! `fermyon:spin/sqlite@2.0.0` and `spin:sqlite/sqlite@3.0.0`: each guest
+//! `open` borrows one of the database's pooled connections (so `BEGIN …
+//! COMMIT` across `execute` calls on it is a transaction; WAL, pragmas and
+//! prepared statements are set up once), one statement per call.
 //!
 //! Writers queue in the host, not in SQLite: a statement that writes (or
 //! `BEGIN IMMEDIATE`) first takes the database's writer slot, a fair async
@@ -26,22 +27,42 @@ use crate::runtime_config::{RuntimeConfig, StoreLocation};
 /// How long a connection waits for another writer before `database is locked`.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// The configured databases, by label, each with its writer slot.
+/// The configured databases, by label.
 #[derive(Default)]
 pub struct SqliteDatabases {
-    locations: BTreeMap<String, StoreLocation>,
-    writers: BTreeMap<String, Arc<Mutex<()>>>,
+    databases: BTreeMap<String, Database>,
 }
 
-/// What a guest's `connection` resource points at.
+/// One database: where it is, its writer slot, and its idle connections.
+struct Database {
+    location: StoreLocation,
+    writer: Arc<Mutex<()>>,
+    idle: Arc<std::sync::Mutex<Vec<Connection>>>,
+}
+
+/// Idle connections kept per database file: open, in WAL mode, with their
+/// prepared statements cached (reopening costs a directory check, the
+/// pragmas and a WAL checkpoint when the last one closes).
+const IDLE_CONNECTIONS: usize = 16;
+
+/// What a guest's `connection` resource points at: a connection lent from
+/// the database's pool (or its own, in memory).
 pub struct SqliteHandle {
-    conn: Connection,
+    conn: Option<Connection>,
+    /// Where the connection goes back to; none for an in-memory database.
+    idle: Option<Arc<std::sync::Mutex<Vec<Connection>>>>,
     writer: Arc<Mutex<()>>,
     /// The writer slot, while this connection writes.
     writing: Option<OwnedMutexGuard<()>>,
 }
 
 impl SqliteHandle {
+    fn conn(&self) -> &Connection {
+        self.conn
+            .as_ref()
+            .expect("held until the handle is dropped")
+    }
+
     /// Runs one statement, taking the writer slot first if it writes, and
     /// giving it back once the connection is in autocommit again.
     async fn run(
@@ -49,7 +70,7 @@ impl SqliteHandle {
         sql: &str,
         params: Vec<SqlValue>,
     ) -> Result<(Vec<String>, Vec<Vec<SqlValue>>), Failure> {
-        let writes = tokio::task::block_in_place(|| self.conn.prepare_cached(sql))
+        let writes = tokio::task::block_in_place(|| self.conn().prepare_cached(sql))
             .map(|statement| !statement.readonly())
             .unwrap_or(false);
         if writes && self.writing.is_none() {
@@ -58,8 +79,8 @@ impl SqliteHandle {
                 .map_err(|_| Failure::Io("database is locked".into()))?;
             self.writing = Some(slot);
         }
-        let outcome = tokio::task::block_in_place(|| execute(&self.conn, sql, params));
-        if self.conn.is_autocommit() {
+        let outcome = tokio::task::block_in_place(|| execute(self.conn(), sql, params));
+        if self.conn().is_autocommit() {
             self.writing = None;
         }
         outcome
@@ -67,10 +88,27 @@ impl SqliteHandle {
 }
 
 impl Drop for SqliteHandle {
-    /// An unfinished transaction is rolled back before the slot is freed.
+    /// An unfinished transaction is rolled back before the connection goes
+    /// back to the pool and the slot is freed.
     fn drop(&mut self) {
-        if !self.conn.is_autocommit() {
-            let _ = self.conn.execute_batch("ROLLBACK");
+        let Some(conn) = self.conn.take() else {
+            return;
+        };
+        if !conn.is_autocommit() && conn.execute_batch("ROLLBACK").is_err() {
+            return;
+        }
+        // A guest's temporary tables must not reach the next guest.
+        let has_temp_objects = conn
+            .query_row("SELECT 1 FROM temp.sqlite_master LIMIT 1", [], |_| Ok(()))
+            .is_ok();
+        if has_temp_objects {
+            return;
+        }
+        if let Some(idle) = &self.idle {
+            let mut idle = idle.lock().unwrap_or_else(|e| e.into_inner());
+            if idle.len() < IDLE_CONNECTIONS {
+                idle.push(conn);
+            }
         }
     }
 }
@@ -85,12 +123,18 @@ enum Failure {
 impl SqliteDatabases {
     pub fn new(config: &RuntimeConfig) -> Self {
         SqliteDatabases {
-            writers: config
+            databases: config
                 .sqlite_databases
-                .keys()
-                .map(|label| (label.clone(), Arc::default()))
+                .iter()
+                .map(|(label, location)| {
+                    let database = Database {
+                        location: location.clone(),
+                        writer: Arc::default(),
+                        idle: Arc::default(),
+                    };
+                    (label.clone(), database)
+                })
                 .collect(),
-            locations: config.sqlite_databases.clone(),
         }
     }
 
@@ -98,17 +142,26 @@ impl SqliteDatabases {
         if !allowed.iter().any(|l| l == label) {
             return Err(Failure::AccessDenied);
         }
-        let conn = match self.locations.get(label) {
-            None => return Err(Failure::NoSuchDatabase),
-            Some(StoreLocation::InMemory) => Connection::open_in_memory(),
-            Some(StoreLocation::File(path)) => open_file(path),
-        }
-        .map_err(|e| Failure::Io(e.to_string()))?;
+        let database = self.databases.get(label).ok_or(Failure::NoSuchDatabase)?;
+        let (conn, idle) = match &database.location {
+            StoreLocation::InMemory => (Connection::open_in_memory(), None),
+            StoreLocation::File(path) => {
+                let pooled = database
+                    .idle
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .pop();
+                let conn = pooled.map_or_else(|| open_file(path), Ok);
+                (conn, Some(database.idle.clone()))
+            }
+        };
+        let conn = conn.map_err(|e| Failure::Io(e.to_string()))?;
         conn.busy_timeout(BUSY_TIMEOUT)
             .map_err(|e| Failure::Io(e.to_string()))?;
         Ok(SqliteHandle {
-            conn,
-            writer: self.writers.get(label).cloned().unwrap_or_default(),
+            conn: Some(conn),
+            idle,
+            writer: database.writer.clone(),
             writing: None,
         })
     }
@@ -254,10 +307,10 @@ mod v3 {
             &mut self,
             connection: Resource<SqliteHandle>,
         ) -> wasmtime::Result<i64> {
-            Ok(self.table.get(&connection)?.conn.last_insert_rowid())
+            Ok(self.table.get(&connection)?.conn().last_insert_rowid())
         },
         async fn changes(&mut self, connection: Resource<SqliteHandle>) -> wasmtime::Result<u64> {
-            Ok(self.table.get(&connection)?.conn.changes())
+            Ok(self.table.get(&connection)?.conn().changes())
         }
     );
 }

@@ -215,6 +215,23 @@ fn sqlite_concurrent_writers_queue_and_an_abandoned_transaction_is_rolled_back()
         json!([[200, 0]]),
         "all committed, the abandoned row gone"
     );
+
+    // Connections are pooled, but what a guest left on its connection
+    // (a temporary table) does not reach the next guest.
+    let temp = sqlite(
+        &host,
+        "v2",
+        json!([{"sql": "CREATE TEMP TABLE mine (n)", "params": []}]),
+    );
+    assert!(temp[0].get("error").is_none(), "{temp:?}");
+    for _ in 0..20 {
+        let seen = sqlite(
+            &host,
+            "v2",
+            json!([{"sql": "SELECT COUNT(*) FROM temp.sqlite_master", "params": []}]),
+        );
+        assert_eq!(seen[0]["rows"], json!([[0]]));
+    }
 }
 
 #[test]
