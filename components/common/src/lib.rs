@@ -144,7 +144,10 @@ pub async fn forward(
 /// the notices its commit wrote (for at most [`REQUEST_PUBLISH_BUDGET`]).
 pub fn respond_and_publish(outcome: Result<(u16, Value), ApiError>) -> Response {
     let response = respond(outcome);
-    publish_outbox(REQUEST_PUBLISH_BUDGET);
+    match store() {
+        Ok(store) => publish_outbox(&store, REQUEST_PUBLISH_BUDGET),
+        Err(e) => eprintln!("outbox: {}", e.message),
+    }
     response
 }
 
@@ -261,13 +264,9 @@ pub fn mqtt_connection() -> Result<spin_sdk::mqtt::Connection, spin_sdk::mqtt::E
 /// the notices a commit wrote, and any left over from a broker outage.
 /// Called after the commit; a failure is logged and the messages stay for
 /// the next publisher.
-pub fn publish_outbox(budget: std::time::Duration) {
+pub fn publish_outbox(store: &Store<SpinSql>, budget: std::time::Duration) {
     use spin_sdk::mqtt::{Connection, Qos};
     let started = std::time::Instant::now();
-    let store = match store() {
-        Ok(store) => store,
-        Err(e) => return eprintln!("outbox: {}", e.message),
-    };
     let mut connection: Option<Connection> = None;
     let mut publish = |topic: &str, payload: &[u8]| {
         if connection.is_none() {

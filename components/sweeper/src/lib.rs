@@ -50,7 +50,7 @@ impl Guest for Sweeper {
         if report != SweepReport::default() {
             println!("sweep: {report:?}");
         }
-        publish_outbox(PASS_PUBLISH_BUDGET);
+        publish_outbox(&store, PASS_PUBLISH_BUDGET);
         Ok(())
     }
 }

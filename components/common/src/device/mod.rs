@@ -74,11 +74,11 @@ impl<R> DeviceCall<R> {
             .client_token
             .as_ref()
             .map(|token| format!("{operation} {token}"));
-        let reply =
-            crate::store()?.apply_once(&self.thing_name, key.as_deref(), self.now, |store| {
-                Ok(self.reply(apply(store)?).to_string())
-            })?;
-        crate::publish_outbox(crate::REQUEST_PUBLISH_BUDGET);
+        let store = crate::store()?;
+        let reply = store.apply_once(&self.thing_name, key.as_deref(), self.now, |store| {
+            Ok(self.reply(apply(store)?).to_string())
+        })?;
+        crate::publish_outbox(&store, crate::REQUEST_PUBLISH_BUDGET);
         serde_json::from_str(&reply).map_err(|e| DeviceError::internal(e.to_string()))
     }
 }
