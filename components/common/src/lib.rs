@@ -28,11 +28,11 @@ pub fn variable(name: &str, default: &str) -> String {
 
 /// The device topics' prefix (`topic_prefix`).
 pub fn topic_prefix() -> String {
-    variable("topic_prefix", DEFAULT_TOPIC_PREFIX)
+    variable(
+        "topic_prefix",
+        fleetjobs_core::protocol::DEFAULT_TOPIC_PREFIX,
+    )
 }
-
-/// The device topics' prefix unless `topic_prefix` says otherwise.
-pub const DEFAULT_TOPIC_PREFIX: &str = "$emqx/things";
 
 /// The store on the `default` database, migrated.
 pub fn store() -> Result<Store<SpinSql>, ApiError> {

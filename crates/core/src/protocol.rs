@@ -143,6 +143,10 @@ pub enum DeviceTopic {
     NotARequest,
 }
 
+/// The device topics' prefix unless the deployment says otherwise
+/// (`$aws/things` makes them AWS IoT's).
+pub const DEFAULT_TOPIC_PREFIX: &str = "$emqx/things";
+
 /// The topics one device may use (the broker's ACL for it): publish its
 /// own requests (the topics the service subscribes to), subscribe to its
 /// own replies and notices.

@@ -53,7 +53,7 @@ pub struct StoreOptions {
 impl Default for StoreOptions {
     fn default() -> Self {
         StoreOptions {
-            topic_prefix: "$emqx/things".into(),
+            topic_prefix: fleetjobs_core::protocol::DEFAULT_TOPIC_PREFIX.into(),
         }
     }
 }
