@@ -11,7 +11,7 @@ use spin_sdk::http_component;
 
 mod openapi;
 
-/// One operation of the API (design §2).
+/// One operation of the API (docs/control-plane.md#routes).
 pub struct Route {
     pub method: &'static str,
     /// Under `/api/v1/`; `{name}` is one path segment.

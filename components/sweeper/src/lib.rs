@@ -1,4 +1,4 @@
-//! The sweeper, on the cron trigger: all time-driven work (design §1) — paced
+//! The sweeper, on the cron trigger: all time-driven work (docs/lifecycle.md#sweeper) — paced
 //! releases, schedules and maintenance windows, end behaviours, timeouts,
 //! abort, completion, batched deletion, retention — then whatever the outbox
 //! still holds. Each pass is bounded and safe to run twice at once

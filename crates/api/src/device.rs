@@ -1,4 +1,4 @@
-//! The device protocol's requests, replies and errors (reference §3.2-§3.5),
+//! The device protocol's requests, replies and errors (docs/device-protocol.md),
 //! one format for MQTT and HTTP. A device-operation component answers
 //! `(status, body)`; the MQTT adapter publishes a 2xx body on `…/accepted`
 //! and any other on `…/rejected`, so the error body is the rejected shape

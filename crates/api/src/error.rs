@@ -1,4 +1,4 @@
-//! The one error shape of the control plane (design §2):
+//! The one error shape of the control plane (docs/control-plane.md#errors):
 //! `{"error": {"code": "InvalidRequest", "message": "…"}}`.
 
 use fleetjobs_core::Rejection;

@@ -1,4 +1,4 @@
-//! `fleetjobs-bench`: the benchmarks of design §5 that need the whole stack.
+//! `fleetjobs-bench`: the benchmarks of README.md#benchmarks that need the whole stack.
 //!
 //! Each subcommand measures one figure and, in the same run on the same
 //! machine, the limit it is compared with: the machines are shared and noisy,

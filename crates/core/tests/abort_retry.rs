@@ -1,4 +1,4 @@
-//! Abort criteria (reference §2.8) and retries (reference §2.6, design §4).
+//! Abort criteria (docs/lifecycle.md#abort) and retries (docs/lifecycle.md#retry).
 
 mod common;
 

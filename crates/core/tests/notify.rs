@@ -1,4 +1,4 @@
-//! notify / notify-next (reference §3.4): which messages each change of a
+//! notify / notify-next (docs/lifecycle.md#pending-list): which messages each change of a
 //! thing's pending list causes, in which order, and their JSON payloads.
 
 mod common;

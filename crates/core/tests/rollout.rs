@@ -1,4 +1,4 @@
-//! Rollout pacing (reference §2.7, design §4): the exponential rate and
+//! Rollout pacing (docs/lifecycle.md#rollout): the exponential rate and
 //! `Job::release` over time, maintenance windows and STOP_ROLLOUT.
 
 mod common;

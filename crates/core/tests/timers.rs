@@ -1,4 +1,4 @@
-//! The in-progress and step timers of reference §2.5.
+//! The in-progress and step timers of docs/lifecycle.md#timers.
 
 mod common;
 

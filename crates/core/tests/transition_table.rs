@@ -1,6 +1,6 @@
-//! Every execution transition of reference §2.2 (and design §4), allowed and
+//! Every execution transition of docs/lifecycle.md#execution-transitions, allowed and
 //! rejected, with the exact `Rejection` each refusal gives; then the job-level
-//! transitions of reference §2.1/§2.9 and the CreateJob body rules.
+//! transitions of docs/lifecycle.md#job-transitions and the CreateJob body rules.
 
 mod common;
 
@@ -91,7 +91,7 @@ fn assert_changed(row: &str, before: &Execution, after: &Execution, to: Executio
 // Device updates: all 8 × 8 (from, to) pairs.
 // ---------------------------------------------------------------------------
 
-/// Reference §2.2 and design §4. A service-only target status is a malformed
+/// docs/lifecycle.md#device-updates. A service-only target status is a malformed
 /// request whatever the current status, so it is InvalidRequest even on a
 /// terminal execution (the request is validated before the state is looked
 /// at); every well-formed update of a terminal execution is
@@ -952,7 +952,8 @@ fn create_job_document_limit_is_32_kib() {
     assert!(err.starts_with("document"), "{err}");
 }
 
-/// A device reads an execution only while it is in flight (reference §3.3).
+/// A device reads an execution only while it is in flight
+/// (docs/device-protocol.md#describejobexecution).
 #[test]
 fn a_device_describes_only_executions_in_flight() {
     for status in ExecutionStatus::ALL {

@@ -1,4 +1,4 @@
-//! The device protocol end to end (design §3): simulated devices speak MQTT
+//! The device protocol end to end (docs/device-protocol.md): simulated devices speak MQTT
 //! (and HTTP) to the real host running the repository's spin.toml, through a
 //! real mosquitto.
 

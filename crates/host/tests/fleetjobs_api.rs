@@ -44,7 +44,7 @@ fn seed_job_through_the_gateway() {
         assert_eq!(status, 204, "{reply}");
     }
 
-    // design §2: the seed's body verbatim.
+    // The reference CreateJob body (docs/control-plane.md#createjob), verbatim.
     let seed = r#"{
 "description": "Firmware update to v2.1.5",
 "targets": {

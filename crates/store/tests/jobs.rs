@@ -9,7 +9,7 @@ use fleetjobs_store::JobQuery;
 use serde_json::json;
 
 fn seed_body() -> serde_json::Value {
-    // design §2: the seed's request body, verbatim.
+    // The reference CreateJob body (docs/control-plane.md#createjob), verbatim.
     serde_json::from_str(
         r#"{
 "description": "Firmware update to v2.1.5",

@@ -1,4 +1,4 @@
-//! The four device operations (design §3), each written once: the HTTP
+//! The four device operations (docs/device-protocol.md#operations), each written once: the HTTP
 //! device components serve one each, `device-mqtt` all four.
 
 use fleetjobs_api::device::{

@@ -1,6 +1,6 @@
-//! The managed mosquitto (design §1): with no `--mqtt-url`, `fleetjobs up`
-//! starts a local broker with a generated configuration, restarts it if it
-//! dies and stops it on exit. It refuses anonymous clients: accounts and
+//! The managed mosquitto (docs/device-protocol.md#device-accounts): with no
+//! `--mqtt-url`, `fleetjobs up` starts a local broker with a generated
+//! configuration, restarts it if it dies and stops it on exit. It refuses anonymous clients: accounts and
 //! ACLs are the dynamic security plugin's ([`dynsec`]).
 //!
 //! mosquitto rather than an embedded Rust broker: rumqttd cannot carry
