@@ -6,6 +6,7 @@
 pub mod device;
 pub mod error;
 pub mod request;
+pub mod routes;
 pub mod routing;
 pub mod views;
 
