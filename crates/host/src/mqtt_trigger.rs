@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use rumqttc::{AsyncClient, Event, MqttOptions, NetworkOptions, Packet, QoS};
+use rumqttc::{AsyncClient, Event, EventLoop, MqttOptions, NetworkOptions, Packet, Publish, QoS};
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
 
@@ -119,78 +119,142 @@ pub fn spawn_all(
             .variables
             .render(&trigger.topic)
             .map_err(|e| e.to_string())?;
-        let qos = match trigger.qos_level() {
-            0 => QoS::AtMostOnce,
-            1 => QoS::AtLeastOnce,
-            _ => QoS::ExactlyOnce,
+        let qos = qos(trigger.qos_level());
+        let (client, eventloop) = client(&broker, &client_id(app, index))?;
+        let subscription = Subscription {
+            app: app.clone(),
+            component: trigger.component.clone(),
+            filter,
+            qos,
+            client,
+            lanes: lanes.clone(),
         };
-        let client_id = format!(
-            "fleetjobs-{}-{index}-{}",
-            app.manifest.application.name,
-            std::process::id()
-        );
-        let url = if broker.address.contains("client_id=") {
-            broker.address.clone()
-        } else {
-            let separator = if broker.address.contains('?') {
-                '&'
-            } else {
-                '?'
-            };
-            format!("{}{separator}client_id={client_id}", broker.address)
-        };
-        let mut options = MqttOptions::parse_url(&url)
-            .map_err(|e| format!("application.trigger.mqtt.address: {e}"))?;
-        if !broker.username.is_empty() || !broker.password.is_empty() {
-            options.set_credentials(&broker.username, &broker.password);
-        }
-        options.set_keep_alive(Duration::from_secs(broker.keep_alive.max(5)));
-        options.set_clean_session(true);
-        let (client, mut eventloop) = AsyncClient::new(options, 10_000);
-        let mut network = NetworkOptions::new();
-        network.set_tcp_nodelay(true);
-        eventloop.set_network_options(network);
-
-        let app = app.clone();
-        let component = trigger.component.clone();
-        let mut shutdown = shutdown.clone();
-        let lanes = lanes.clone();
-        tasks.spawn(async move {
-            loop {
-                let event = tokio::select! {
-                    event = eventloop.poll() => event,
-                    _ = shutdown.changed() => return,
-                };
-                match event {
-                    Ok(Event::Incoming(Packet::ConnAck(_))) => {
-                        // Clean sessions forget subscriptions: subscribe on every connect.
-                        if let Err(e) = client.subscribe(filter.clone(), qos).await {
-                            tracing::error!(%filter, "subscribe failed: {e}");
-                        }
-                    }
-                    Ok(Event::Incoming(Packet::Publish(publish))) => {
-                        let key = ordering_key(&filter, &publish.topic).to_owned();
-                        let message = (publish.topic.clone(), publish.payload.to_vec());
-                        lanes.send(&app, &component, &key, message);
-                    }
-                    Ok(_) => {}
-                    Err(error) => {
-                        tracing::warn!(%filter, "MQTT trigger connection: {error}; reconnecting");
-                        tokio::select! {
-                            _ = tokio::time::sleep(Duration::from_millis(500)) => {}
-                            _ = shutdown.changed() => return,
-                        }
-                    }
-                }
-            }
-        });
+        tasks.spawn(subscription.run(eventloop, shutdown.clone()));
     }
     Ok(())
 }
 
+/// The manifest's `qos` (0, 1, anything higher is 2) as rumqttc's.
+fn qos(level: u8) -> QoS {
+    match level {
+        0 => QoS::AtMostOnce,
+        1 => QoS::AtLeastOnce,
+        _ => QoS::ExactlyOnce,
+    }
+}
+
+/// The client id of the `index`th subscription: one connection per
+/// subscription, and the process id keeps two hosts of one application on
+/// one broker from taking each other's connections over.
+fn client_id(app: &App, index: usize) -> String {
+    format!(
+        "fleetjobs-{}-{index}-{}",
+        app.manifest.application.name,
+        std::process::id()
+    )
+}
+
+/// `address` with `client_id` as its `client_id` query parameter, unless the
+/// address names one already.
+fn with_client_id(address: &str, client_id: &str) -> String {
+    if address.contains("client_id=") {
+        address.to_owned()
+    } else {
+        let separator = if address.contains('?') { '&' } else { '?' };
+        format!("{address}{separator}client_id={client_id}")
+    }
+}
+
+/// A client of `broker` (not yet connected: its event loop connects when
+/// first polled) with a clean session and Nagle off.
+fn client(broker: &Broker, client_id: &str) -> Result<(AsyncClient, EventLoop), String> {
+    let url = with_client_id(&broker.address, client_id);
+    let mut options = MqttOptions::parse_url(&url)
+        .map_err(|e| format!("application.trigger.mqtt.address: {e}"))?;
+    if !broker.username.is_empty() || !broker.password.is_empty() {
+        options.set_credentials(&broker.username, &broker.password);
+    }
+    options.set_keep_alive(Duration::from_secs(broker.keep_alive.max(5)));
+    options.set_clean_session(true);
+    let (client, mut eventloop) = AsyncClient::new(options, 10_000);
+    let mut network = NetworkOptions::new();
+    network.set_tcp_nodelay(true);
+    eventloop.set_network_options(network);
+    Ok((client, eventloop))
+}
+
+/// One `[[trigger.mqtt]]`: its connection and where its messages go.
+struct Subscription {
+    app: Arc<App>,
+    component: String,
+    /// The topic filter, rendered.
+    filter: String,
+    qos: QoS,
+    client: AsyncClient,
+    lanes: Arc<Lanes>,
+}
+
+impl Subscription {
+    /// Drives the connection until `shutdown` flips: subscribes on every
+    /// connect, hands each message to its lane, and reconnects after errors.
+    async fn run(self, mut eventloop: EventLoop, mut shutdown: watch::Receiver<bool>) {
+        loop {
+            let event = tokio::select! {
+                event = eventloop.poll() => event,
+                _ = shutdown.changed() => return,
+            };
+            match event {
+                Ok(Event::Incoming(Packet::ConnAck(_))) => self.subscribe().await,
+                Ok(Event::Incoming(Packet::Publish(publish))) => self.dispatch(&publish),
+                Ok(_) => {}
+                Err(error) => {
+                    let filter = &self.filter;
+                    tracing::warn!(%filter, "MQTT trigger connection: {error}; reconnecting");
+                    tokio::select! {
+                        _ = tokio::time::sleep(Duration::from_millis(500)) => {}
+                        _ = shutdown.changed() => return,
+                    }
+                }
+            }
+        }
+    }
+
+    /// Subscribes the filter: clean sessions forget subscriptions, so this
+    /// runs on every connect.
+    async fn subscribe(&self) {
+        let filter = &self.filter;
+        if let Err(e) = self.client.subscribe(filter.clone(), self.qos).await {
+            tracing::error!(%filter, "subscribe failed: {e}");
+        }
+    }
+
+    /// Queues a message on the lane of its ordering key.
+    fn dispatch(&self, publish: &Publish) {
+        let key = ordering_key(&self.filter, &publish.topic).to_owned();
+        let message = (publish.topic.clone(), publish.payload.to_vec());
+        self.lanes.send(&self.app, &self.component, &key, message);
+    }
+}
+
 #[cfg(test)]
 mod tests {
-    use super::ordering_key;
+    use super::{ordering_key, with_client_id};
+
+    #[test]
+    fn client_id_is_added_unless_the_address_names_one() {
+        assert_eq!(
+            with_client_id("mqtt://h:1883", "c1"),
+            "mqtt://h:1883?client_id=c1"
+        );
+        assert_eq!(
+            with_client_id("mqtt://h:1883?keep_alive_secs=5", "c1"),
+            "mqtt://h:1883?keep_alive_secs=5&client_id=c1"
+        );
+        assert_eq!(
+            with_client_id("mqtt://h:1883?client_id=mine", "c1"),
+            "mqtt://h:1883?client_id=mine"
+        );
+    }
 
     #[test]
     fn ordering_key_is_the_first_wildcard_value() {
