@@ -20,7 +20,7 @@ use crate::component_log::{Channel, ComponentLog};
 use crate::engine::{deadline_ticks, load_component};
 use crate::http::ChainingHooks;
 use crate::key_value::KeyValueStores;
-use crate::manifest::Manifest;
+use crate::manifest::{Component as ComponentSpec, Manifest};
 use crate::mqtt::MqttPool;
 use crate::outbound::AllowedHosts;
 use crate::routing::Router;
@@ -73,7 +73,6 @@ pub struct App {
     pub options: HostOptions,
 }
 
-/// The data of one component instance's store.
 /// The trigger an instance runs for. Spin runs each trigger in its own
 /// process, and only the HTTP trigger's serves `*.spin.internal`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -83,6 +82,7 @@ pub enum TriggerKind {
     Mqtt,
 }
 
+/// The data of one component instance's store.
 pub struct HostState {
     pub(crate) wasi: WasiCtx,
     pub(crate) http: WasiHttpCtx,
@@ -146,74 +146,16 @@ impl App {
     ) -> Result<Arc<App>, LoadError> {
         let manifest = Manifest::load(manifest_path)?;
         let router = Router::from_manifest(&manifest)?;
-        let runtime = match &options.runtime_config_file {
-            Some(file) => RuntimeConfig::load(file, Some(&options.state_dir))?,
-            None => RuntimeConfig::defaults(Some(&options.state_dir)),
-        };
+        let runtime = runtime_config(&options)?;
         runtime.check_labels(&manifest)?;
-        // The environment wins over what the host sets (e.g. `mqtt_url`).
-        let host_variables: BTreeMap<String, String> = options
-            .host_variables
-            .iter()
-            .map(|(name, value)| (crate::variables::env_var_name(name), value.clone()))
-            .collect();
-        let variables = Variables::resolve(&manifest, |env_name| {
-            std::env::var(env_name)
-                .ok()
-                .or_else(|| host_variables.get(env_name).cloned())
-        })?;
-        let linker = linker(&engine).map_err(|e| LoadError::Component {
-            component: "(host)".into(),
-            message: e.to_string(),
-        })?;
-        let cache_dir = &options.cache_dir;
-        let mut components = BTreeMap::new();
-        for (id, spec) in &manifest.components {
-            let failed = |message: String| LoadError::Component {
-                component: id.clone(),
-                message,
-            };
-            let hosts: Vec<String> = spec
-                .allowed_outbound_hosts
-                .iter()
-                .map(|h| variables.render(h).map_err(|e| failed(e.to_string())))
-                .collect::<Result<_, _>>()?;
-            let allowed_hosts =
-                AllowedHosts::parse(&hosts).map_err(|e| LoadError::OutboundHosts {
-                    component: id.clone(),
-                    message: e.to_string(),
-                })?;
-            let component = load_component(&engine, &spec.source, cache_dir)
-                .map_err(|e| failed(format!("{e:#}")))?;
-            let pre = linker
-                .instantiate_pre(&component)
-                .map_err(|e| failed(format!("{e:#}")))?;
-            components.insert(
-                id.clone(),
-                Arc::new(LoadedComponent {
-                    id: id.clone(),
-                    http: ProxyPre::new(pre.clone()).ok(),
-                    cron: SpinCronPre::new(pre.clone()).ok(),
-                    mqtt: SpinMqttPre::new(pre.clone()).ok(),
-                    pre,
-                    key_value_stores: spec.key_value_stores.clone(),
-                    sqlite_databases: spec.sqlite_databases.clone(),
-                    allowed_hosts,
-                    environment: spec.environment.clone().into_iter().collect(),
-                }),
-            );
-        }
+        let variables = resolve_variables(&manifest, &options)?;
+        let components = load_components(&engine, &manifest, &variables, &options.cache_dir)?;
         Ok(Arc::new(App {
             key_value: KeyValueStores::open(&runtime)?,
             sqlite: SqliteDatabases::new(&runtime),
             mqtt: MqttPool::default(),
             clock: AppClock::default(),
-            cron_gates: manifest
-                .triggers
-                .cron
-                .iter()
-                .map(|t| (t.component.clone(), tokio::sync::Mutex::new(())))
-                .collect(),
+            cron_gates: cron_gates(&manifest),
             manifest,
             variables,
             router,
@@ -254,4 +196,113 @@ impl App {
         store.epoch_deadline_trap();
         store
     }
+}
+
+/// `--runtime-config-file` if given, else the defaults (both with databases
+/// in the state directory).
+fn runtime_config(options: &HostOptions) -> Result<RuntimeConfig, LoadError> {
+    Ok(match &options.runtime_config_file {
+        Some(file) => RuntimeConfig::load(file, Some(&options.state_dir))?,
+        None => RuntimeConfig::defaults(Some(&options.state_dir)),
+    })
+}
+
+/// The application's variables, from the environment or else from what the
+/// host sets (e.g. `mqtt_url`): the environment wins.
+fn resolve_variables(manifest: &Manifest, options: &HostOptions) -> Result<Variables, LoadError> {
+    let host_variables: BTreeMap<String, String> = options
+        .host_variables
+        .iter()
+        .map(|(name, value)| (crate::variables::env_var_name(name), value.clone()))
+        .collect();
+    Ok(Variables::resolve(manifest, |env_name| {
+        std::env::var(env_name)
+            .ok()
+            .or_else(|| host_variables.get(env_name).cloned())
+    })?)
+}
+
+/// Every component of the manifest, compiled (or loaded from `cache_dir`)
+/// and pre-instantiated against the host's linker.
+fn load_components(
+    engine: &Engine,
+    manifest: &Manifest,
+    variables: &Variables,
+    cache_dir: &Path,
+) -> Result<BTreeMap<String, Arc<LoadedComponent>>, LoadError> {
+    let linker = linker(engine).map_err(|e| LoadError::Component {
+        component: "(host)".into(),
+        message: e.to_string(),
+    })?;
+    let mut components = BTreeMap::new();
+    for (id, spec) in &manifest.components {
+        let component = prepare_component(engine, &linker, id, spec, variables, cache_dir)?;
+        components.insert(id.clone(), Arc::new(component));
+    }
+    Ok(components)
+}
+
+/// One component: its outbound hosts checked, its code compiled and
+/// pre-instantiated, and the triggers' worlds it exports found.
+fn prepare_component(
+    engine: &Engine,
+    linker: &Linker<HostState>,
+    id: &str,
+    spec: &ComponentSpec,
+    variables: &Variables,
+    cache_dir: &Path,
+) -> Result<LoadedComponent, LoadError> {
+    let failed = |message: String| LoadError::Component {
+        component: id.to_owned(),
+        message,
+    };
+    let allowed_hosts = allowed_hosts(id, spec, variables)?;
+    let component =
+        load_component(engine, &spec.source, cache_dir).map_err(|e| failed(format!("{e:#}")))?;
+    let pre = linker
+        .instantiate_pre(&component)
+        .map_err(|e| failed(format!("{e:#}")))?;
+    Ok(LoadedComponent {
+        id: id.to_owned(),
+        http: ProxyPre::new(pre.clone()).ok(),
+        cron: SpinCronPre::new(pre.clone()).ok(),
+        mqtt: SpinMqttPre::new(pre.clone()).ok(),
+        pre,
+        key_value_stores: spec.key_value_stores.clone(),
+        sqlite_databases: spec.sqlite_databases.clone(),
+        allowed_hosts,
+        environment: spec.environment.clone().into_iter().collect(),
+    })
+}
+
+/// The component's `allowed_outbound_hosts`, with variables rendered.
+fn allowed_hosts(
+    id: &str,
+    spec: &ComponentSpec,
+    variables: &Variables,
+) -> Result<AllowedHosts, LoadError> {
+    let hosts: Vec<String> = spec
+        .allowed_outbound_hosts
+        .iter()
+        .map(|h| {
+            variables.render(h).map_err(|e| LoadError::Component {
+                component: id.to_owned(),
+                message: e.to_string(),
+            })
+        })
+        .collect::<Result<_, _>>()?;
+    AllowedHosts::parse(&hosts).map_err(|e| LoadError::OutboundHosts {
+        component: id.to_owned(),
+        message: e.to_string(),
+    })
+}
+
+/// One gate per cron-triggered component (see [`App::cron_gates`]).
+fn cron_gates(manifest: &Manifest) -> BTreeMap<String, tokio::sync::Mutex<()>> {
+    manifest
+        .triggers
+        .cron
+        .iter()
+        .map(|t| (t.component.clone(), tokio::sync::Mutex::new(())))
+        .collect()
 }
