@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::Rejection;
 use crate::model::{wire_enum, RetriesUsed};
 use crate::schedule::MaintenanceWindow;
-use crate::time::{Timestamp, MINUTE_MS};
+use crate::time::{Timestamp, DAY_MS, MINUTE_MS};
 use crate::validate::{decimal_places, in_range, MAX_TIMEOUT_MINUTES};
 
 type Result<T = ()> = std::result::Result<T, Rejection>;
@@ -357,7 +357,6 @@ pub struct SchedulingConfig {
 }
 
 const MIN_LEAD_MS: i64 = 30 * MINUTE_MS;
-const DAY_MS: i64 = 24 * 60 * MINUTE_MS;
 
 impl SchedulingConfig {
     pub fn start(&self) -> Option<Timestamp> {

@@ -360,6 +360,14 @@ impl Job {
         Some(job)
     }
 
+    /// The executions a cancel of this job reaches (QUEUED, and IN_PROGRESS
+    /// once canceled with force).
+    pub fn cancel_scope(&self) -> CancelScope {
+        CancelScope {
+            force: self.force_canceled,
+        }
+    }
+
     /// Whether new continuous-job members get an execution now.
     pub fn accepts_new_members(&self) -> bool {
         self.job_type == JobType::Continuous && self.status == JobStatus::InProgress

@@ -6,12 +6,14 @@
 //! Every rule of design §4 lives here once.
 
 pub mod abort;
+pub mod commands;
 pub mod config;
 pub mod error;
 pub mod execution;
 pub mod job;
 pub mod model;
 pub mod notify;
+pub mod outcome;
 pub mod protocol;
 pub mod rollout;
 pub mod schedule;

@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 pub struct Timestamp(pub i64);
 
 pub const MINUTE_MS: i64 = 60_000;
+pub const DAY_MS: i64 = 24 * 60 * MINUTE_MS;
 
 impl Timestamp {
     pub fn from_secs(secs: i64) -> Self {

@@ -200,7 +200,7 @@ impl<S: Sql> Store<S> {
              ON CONFLICT (job_id, status) DO UPDATE SET count = count + excluded.count",
             params![job_id, status.as_str(), delta],
         )?;
-        self.mark_due(job_id)
+        Ok(())
     }
 
     /// The per-status counters of a job, as kept.

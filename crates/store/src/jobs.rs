@@ -36,9 +36,8 @@ impl<S: Sql> Store<S> {
     /// Writes a new job with its target tables; a taken id is a conflict.
     pub fn insert_job(&self, job: &Job) -> Result<()> {
         let inserted = self.sql.execute(
-            "INSERT INTO jobs (job_id, body, status, job_type, created_at, version, completed_at,
-                               due_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT (job_id) DO NOTHING",
+            "INSERT INTO jobs (job_id, body, status, job_type, created_at, version, completed_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (job_id) DO NOTHING",
             params![
                 &job.job_id,
                 job_body(job),
@@ -46,8 +45,7 @@ impl<S: Sql> Store<S> {
                 job.job_type.as_str(),
                 job.created_at,
                 job.version,
-                job.completed_at,
-                due_after_change(job)
+                job.completed_at
             ],
         )?;
         if inserted == 0 {
@@ -74,20 +72,19 @@ impl<S: Sql> Store<S> {
         Ok(())
     }
 
-    /// Writes a changed job if its row version is still `previous.version`;
+    /// Writes a changed job if its row version is still `previous_version`;
     /// a conflict when someone else changed it first (nothing written).
-    pub fn save_job(&self, previous: &Job, next: &Job) -> Result<()> {
+    pub fn save_job(&self, previous_version: i64, next: &Job) -> Result<()> {
         let changed = self.sql.execute(
-            "UPDATE jobs SET body = ?2, status = ?3, version = ?4, completed_at = ?6, due_at = ?7
+            "UPDATE jobs SET body = ?2, status = ?3, version = ?4, completed_at = ?6
              WHERE job_id = ?1 AND version = ?5",
             params![
                 &next.job_id,
                 job_body(next),
                 next.status.as_str(),
                 next.version,
-                previous.version,
-                next.completed_at,
-                due_after_change(next)
+                previous_version,
+                next.completed_at
             ],
         )?;
         if changed == 0 {
@@ -172,31 +169,13 @@ impl<S: Sql> Store<S> {
         Ok(())
     }
 
-    /// A change of the job's executions: the sweeper looks at it at once
-    /// (abort, completion and release read the counts; for a finished job
-    /// it finds nothing to do).
-    pub(crate) fn mark_due(&self, job_id: &str) -> Result<()> {
+    /// Due no later than `by` (an earlier due time stays).
+    pub(crate) fn due_by(&self, job_id: &str, by: Timestamp) -> Result<()> {
         self.sql.execute(
-            "UPDATE jobs SET due_at = 0 WHERE job_id = ?1 AND (due_at IS NULL OR due_at > 0)",
-            params![job_id],
+            "UPDATE jobs SET due_at = ?2 WHERE job_id = ?1 AND (due_at IS NULL OR due_at > ?2)",
+            params![job_id, by],
         )?;
         Ok(())
-    }
-
-    /// Jobs the sweeper looks at: scheduled, in progress, or being deleted.
-    pub fn job_ids_in(&self, statuses: &[JobStatus], limit: usize) -> Result<Vec<String>> {
-        let list = statuses
-            .iter()
-            .map(|s| format!("'{}'", s.as_str()))
-            .collect::<Vec<_>>()
-            .join(", ");
-        let rows = self.sql.query(
-            &format!(
-                "SELECT job_id FROM jobs WHERE status IN ({list}) ORDER BY created_at LIMIT ?1"
-            ),
-            params![limit as i64],
-        )?;
-        rows.iter().map(|r| Ok(r.text(0)?.to_owned())).collect()
     }
 
     /// COMPLETED or CANCELED jobs that finished before `before`, oldest first.
@@ -210,25 +189,11 @@ impl<S: Sql> Store<S> {
         rows.iter().map(|r| Ok(r.text(0)?.to_owned())).collect()
     }
 
-    /// CANCELED jobs that still have executions their cancel must reach
-    /// (a cancel interrupted between batches).
-    pub fn job_ids_with_unfinished_cancel(&self, limit: usize) -> Result<Vec<String>> {
+    /// Every job that targets a group, oldest first.
+    pub fn jobs_targeting_group(&self, group_name: &str) -> Result<Vec<Job>> {
         let rows = self.sql.query(
-            "SELECT DISTINCT j.job_id FROM jobs j JOIN job_status_counts c ON c.job_id = j.job_id
-             WHERE j.status = 'CANCELED' AND c.count > 0
-               AND (c.status = 'QUEUED'
-                    OR (c.status = 'IN_PROGRESS' AND json_extract(j.body, '$.forceCanceled')))
-             LIMIT ?1",
-            params![limit as i64],
-        )?;
-        rows.iter().map(|r| Ok(r.text(0)?.to_owned())).collect()
-    }
-
-    /// IN_PROGRESS continuous jobs that target a group.
-    pub fn continuous_jobs_targeting(&self, group_name: &str) -> Result<Vec<Job>> {
-        let rows = self.sql.query(
-            "SELECT body FROM jobs WHERE job_type = 'CONTINUOUS' AND status = 'IN_PROGRESS'
-               AND job_id IN (SELECT job_id FROM job_target_groups WHERE group_name = ?1)
+            "SELECT body FROM jobs
+             WHERE job_id IN (SELECT job_id FROM job_target_groups WHERE group_name = ?1)
              ORDER BY created_at",
             params![group_name],
         )?;
@@ -280,10 +245,4 @@ impl<S: Sql> Store<S> {
         )?;
         rows.iter().map(|r| Ok(r.text(1)?.to_owned())).collect()
     }
-}
-
-/// A changed job is due at once while active (the sweeper then works out
-/// when next), never once finished.
-fn due_after_change(job: &Job) -> Option<Timestamp> {
-    job.is_active().then_some(Timestamp(0))
 }

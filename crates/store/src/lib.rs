@@ -5,6 +5,7 @@
 //! state, call the core, write the result, the per-status counters and the
 //! outbox rows in one transaction. It never decides a rule itself.
 
+mod apply;
 pub mod backend;
 mod codec;
 mod executions;

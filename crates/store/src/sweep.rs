@@ -1,10 +1,13 @@
-//! The sweeper's pass: all time-driven work, in bounded batches. Every step
-//! re-reads what it changes inside its own write transaction and asks the
-//! core again, so a second pass running at the same time (another replica)
-//! finds nothing left to do instead of doing it twice.
+//! The sweeper's pass: all time-driven work, in bounded batches, driven by
+//! what is due (docs/lifecycle.md#sweeper): executions by their deadlines,
+//! jobs by their next-due time, each job's tick deciding everything else.
+//! Every step re-reads what it changes inside its own write transaction and
+//! asks the core again, so a second pass running at the same time (another
+//! replica) finds nothing left to do instead of doing it twice.
 
-use fleetjobs_core::model::JobStatus;
-use fleetjobs_core::schedule::ScheduleStep;
+use fleetjobs_core::commands;
+use fleetjobs_core::outcome::{Event, FollowUp};
+use fleetjobs_core::time::DAY_MS;
 use fleetjobs_core::{Rejection, Timestamp};
 
 use crate::sql::Sql;
@@ -13,12 +16,12 @@ use crate::{Error, Result, Store};
 /// Bounds and ages of one pass.
 #[derive(Debug, Clone)]
 pub struct SweepOptions {
-    /// Jobs looked at per kind of work.
+    /// Due jobs ticked per pass, and expired jobs deleted.
     pub jobs: usize,
     /// Executions timed out per pass.
     pub timeouts: usize,
-    /// Batches of [`crate::ops::BATCH`] executions a pass deletes, and
-    /// cancels of each canceled job with executions left to cancel.
+    /// Transactions of job-wide cancels and deletions (a
+    /// [`fleetjobs_core::outcome::BATCH`] of executions each) per pass.
     pub deletion_batches: usize,
     /// COMPLETED and CANCELED jobs are deleted this long after they finished.
     pub retention_ms: i64,
@@ -26,7 +29,8 @@ pub struct SweepOptions {
     pub reply_memory_ms: i64,
 }
 
-const DAY_MS: i64 = 24 * 60 * 60 * 1000;
+/// COMPLETED and CANCELED jobs are kept this long unless configured.
+pub const DEFAULT_RETENTION_DAYS: i64 = 90;
 
 impl Default for SweepOptions {
     fn default() -> Self {
@@ -34,7 +38,7 @@ impl Default for SweepOptions {
             jobs: 100,
             timeouts: 1000,
             deletion_batches: 5,
-            retention_ms: 90 * DAY_MS,
+            retention_ms: DEFAULT_RETENTION_DAYS * DAY_MS,
             reply_memory_ms: DAY_MS,
         }
     }
@@ -50,7 +54,7 @@ pub struct SweepReport {
     pub aborted: usize,
     pub ended: usize,
     pub completed: usize,
-    /// Executions of canceled jobs canceled after the cancel's first batch.
+    /// Batches of canceled jobs' executions canceled after the cancel's request.
     pub cancels_finished: usize,
     pub deletion_batches: usize,
     pub expired: usize,
@@ -67,28 +71,14 @@ impl<S: Sql> Store<S> {
         };
         // Only what is due: a job waits (no cost) until its next pacing
         // window, start, end or a change of its executions.
+        let mut batches = Vec::new();
         for job_id in self.due_job_ids(now, options.jobs)? {
-            skip_if_gone(self.sweep_job(&job_id, now, &mut report))?;
+            batches.extend(skip_if_gone(self.tick(&job_id, now, &mut report))?);
         }
-        for job_id in self.job_ids_with_unfinished_cancel(options.jobs)? {
-            if let Some(job) = self.job(&job_id)? {
-                self.finish_cancel(&job, now, options.deletion_batches)?;
-                report.cancels_finished += 1;
-            }
-        }
-        let being_deleted = self.job_ids_in(&[JobStatus::DeletionInProgress], options.jobs)?;
-        'deleting: for job_id in being_deleted {
-            while report.deletion_batches < options.deletion_batches {
-                report.deletion_batches += 1;
-                if self.purge_job(&job_id, now)? {
-                    continue 'deleting;
-                }
-            }
-            break;
-        }
+        self.sweep_batches(batches, now, options.deletion_batches, &mut report)?;
         let expired_before = Timestamp(now.0 - options.retention_ms);
         for job_id in self.job_ids_finished_before(expired_before, options.jobs)? {
-            if skip_if_gone(self.delete_job(&job_id, false, now).map(Some))?.is_some() {
+            if skip_if_gone(self.expire(&job_id, now).map(Some))?.is_some() {
                 report.expired += 1;
             }
         }
@@ -97,71 +87,58 @@ impl<S: Sql> Store<S> {
         Ok(report)
     }
 
-    /// Schedule, end time, abort, release and completion of one job, then
-    /// when it is due next, in one transaction (a cancel's later batches
-    /// follow it).
-    fn sweep_job(&self, job_id: &str, now: Timestamp, report: &mut SweepReport) -> Result<()> {
-        let canceled = self.transaction(|store| {
-            let step = store.step_job(job_id, now, report)?;
-            let job = match &step {
-                Swept::Canceled(job) | Swept::Kept(job) => job,
+    /// One job's tick in its own transaction; returns its job-wide batches
+    /// still to do.
+    fn tick(
+        &self,
+        job_id: &str,
+        now: Timestamp,
+        report: &mut SweepReport,
+    ) -> Result<Vec<FollowUp>> {
+        self.transaction(|store| {
+            let Some(job) = store.job(job_id)? else {
+                return Ok(Vec::new());
             };
-            store.set_due(job_id, job.next_due(now))?;
-            Ok(match step {
-                Swept::Canceled(job) => Some(job),
-                Swept::Kept(_) => None,
-            })
-        })?;
-        if let Some(job) = canceled {
-            self.finish_cancel(&job, now, crate::ops::CANCEL_BATCHES_INLINE)?;
-        }
+            let outcome = commands::tick(&job, &store.status_counts(job_id)?, now)?;
+            for event in &outcome.events {
+                match event {
+                    Event::Rescheduled => report.rescheduled += 1,
+                    Event::Released(count) => report.released += count,
+                    Event::Aborted => report.aborted += 1,
+                    Event::Ended => report.ended += 1,
+                    Event::Completed => report.completed += 1,
+                }
+            }
+            store.apply(&outcome, now)
+        })
+    }
+
+    /// Job-wide cancels and deletions, at most `budget` batches; what is
+    /// left stays due for the next pass.
+    fn sweep_batches(
+        &self,
+        follow_ups: Vec<FollowUp>,
+        now: Timestamp,
+        budget: usize,
+        report: &mut SweepReport,
+    ) -> Result<()> {
+        let (cancels, purges): (Vec<_>, Vec<_>) = follow_ups
+            .into_iter()
+            .partition(|f| matches!(f, FollowUp::Cancel { .. }));
+        report.deletion_batches = self.follow_up(purges, now, budget)?;
+        report.cancels_finished = self.follow_up(cancels, now, budget - report.deletion_batches)?;
         Ok(())
     }
 
-    /// The sweeper's steps for one job, in their order.
-    fn step_job(&self, job_id: &str, now: Timestamp, report: &mut SweepReport) -> Result<Swept> {
-        let mut job = self.existing_job(job_id)?;
-        match job.schedule_step(now) {
-            ScheduleStep::Idle => {}
-            ScheduleStep::Update(next) => {
-                self.save_job(&job, &next)?;
-                report.rescheduled += 1;
-                job = *next;
-            }
-            ScheduleStep::Cancel { force } => {
-                let (next, scope) = job.end_by_cancel(force, now)?;
-                self.apply_cancel(&job, &next, scope, now)?;
-                report.ended += 1;
-                return Ok(Swept::Canceled(next));
-            }
-        }
-        if job.status != JobStatus::InProgress {
-            return Ok(Swept::Kept(job));
-        }
-        let counts = self.status_counts(job_id)?;
-        if let Some(abort) = job.config.abort.as_ref().and_then(|a| a.evaluate(&counts)) {
-            let (next, scope) = job.abort(&abort, now)?;
-            self.apply_cancel(&job, &next, scope, now)?;
-            report.aborted += 1;
-            return Ok(Swept::Canceled(next));
-        }
-        let released = self.release_now(&job, now)?;
-        report.released += job.rollout.pending_targets - released.rollout.pending_targets;
-        let counts = self.status_counts(job_id)?;
-        if let Some(done) = released.completion(&counts, now) {
-            self.save_job(&released, &done)?;
-            report.completed += 1;
-            return Ok(Swept::Kept(done));
-        }
-        Ok(Swept::Kept(released))
+    /// Retention: a finished job past it begins its deletion (the batches
+    /// follow from the next pass).
+    fn expire(&self, job_id: &str, now: Timestamp) -> Result<()> {
+        self.transaction(|store| {
+            let job = store.existing_job(job_id)?;
+            let outcome = commands::delete_job(&job, false, now)?;
+            store.apply(&outcome, now).map(drop)
+        })
     }
-}
-
-/// What a job is after the sweeper's steps.
-enum Swept {
-    /// Canceled (end time or abort): its remaining cancels follow.
-    Canceled(fleetjobs_core::Job),
-    Kept(fleetjobs_core::Job),
 }
 
 /// A job deleted or changed by someone else meanwhile is not an error of the
