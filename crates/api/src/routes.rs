@@ -1,6 +1,7 @@
 //! The one description of the HTTP paths: the control plane's operations
-//! (design §2) under [`API_PREFIX`] and the device operations (design §3)
-//! under [`DEVICE_PREFIX`], each with its method, path pattern (`{name}` is
+//! (docs/control-plane.md#routes) under [`API_PREFIX`] and the device
+//! operations (docs/device-protocol.md#http-device-api) under
+//! [`DEVICE_PREFIX`], each with its method, path pattern (`{name}` is
 //! one path segment) and the component serving it. The gateways route by
 //! these tables, the OpenAPI document is generated from [`ROUTES`], and the
 //! operation components read their path parameters by name through them.
@@ -20,7 +21,7 @@ pub const DEVICE_PREFIX: &str = "/device/v1/";
 
 macro_rules! operations {
     ($($name:ident),* $(,)?) => {
-        /// An operation of the control plane (design §2), by its AWS name.
+        /// An operation of the control plane (docs/control-plane.md#routes), by its AWS name.
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
         pub enum Operation {
             $($name),*
@@ -74,7 +75,7 @@ impl fmt::Display for Operation {
     }
 }
 
-/// One operation of the API (design §2).
+/// One operation of the API (docs/control-plane.md#routes).
 #[derive(Debug)]
 pub struct Route {
     pub method: &'static str,
@@ -306,6 +307,16 @@ pub const ROUTES: &[Route] = &[
     ),
 ];
 
+/// The name of a `{name}` part of a pattern.
+fn param_name(part: &'static str) -> Option<&'static str> {
+    part.strip_prefix('{')?.strip_suffix('}')
+}
+
+/// The parameter names of `pattern`, in order.
+fn param_names(pattern: &'static str) -> impl Iterator<Item = &'static str> {
+    pattern.split('/').filter_map(param_name)
+}
+
 /// The decoded path parameters of a matched route, by name (`jobId`,
 /// `thingName`, `thingGroupName`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -324,10 +335,7 @@ impl PathParams {
         let values = pattern
             .split('/')
             .zip(segments)
-            .filter_map(|(part, value)| {
-                let name = part.strip_prefix('{')?.strip_suffix('}')?;
-                Some((name, value.clone()))
-            })
+            .filter_map(|(part, value)| Some((param_name(part)?, value.clone())))
             .collect();
         Some(PathParams { pattern, values })
     }
@@ -374,6 +382,11 @@ impl PathParams {
 }
 
 impl Route {
+    /// The names of the path parameters, in order (`jobId`, `thingName`).
+    pub fn param_names(&self) -> impl Iterator<Item = &'static str> {
+        param_names(self.path)
+    }
+
     /// The route of `operation` (each operation has exactly one).
     pub fn of(operation: Operation) -> &'static Route {
         ROUTES
@@ -419,7 +432,7 @@ pub fn operation_params(operation: Operation, path: &str) -> Result<PathParams, 
     })
 }
 
-/// One device operation over HTTP (design §3).
+/// One device operation over HTTP (docs/device-protocol.md#http-device-api).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DeviceRoute {
     pub method: &'static str,
@@ -521,14 +534,17 @@ mod tests {
         let mut seen = HashSet::new();
         for route in ROUTES {
             assert!(seen.insert((route.method, route.path)), "{route:?}");
-            for part in route.path.split('/') {
-                if let Some(name) = part.strip_prefix('{') {
-                    assert!(
-                        ["jobId}", "thingName}", "thingGroupName}"].contains(&name),
-                        "{route:?}"
-                    );
-                }
+            for name in route.param_names() {
+                assert!(
+                    ["jobId", "thingName", "thingGroupName"].contains(&name),
+                    "{route:?}"
+                );
             }
+            assert_eq!(
+                route.param_names().count(),
+                route.path.matches('{').count(),
+                "{route:?}"
+            );
         }
     }
 
