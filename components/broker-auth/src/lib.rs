@@ -14,9 +14,10 @@
 
 use fleetjobs_api::request::json_body;
 use fleetjobs_api::ApiError;
+use fleetjobs_component::variables::{mqtt_password, mqtt_username};
 use fleetjobs_component::{
     device_token_hash, method_name, no_route, require_bearer, respond, same_secret, store,
-    topic_prefix, variable,
+    topic_prefix,
 };
 use fleetjobs_core::protocol::DeviceTopics;
 use serde::Deserialize;
@@ -54,7 +55,7 @@ struct Authorize {
 
 /// Whether `username` is fleetjobs' own account.
 fn is_service(username: &str) -> bool {
-    let service = variable("mqtt_username", "");
+    let service = mqtt_username();
     !service.is_empty() && username == service
 }
 
@@ -68,7 +69,7 @@ fn result(allowed: bool) -> &'static str {
 
 fn authenticate(body: Authenticate) -> Result<Value, ApiError> {
     if is_service(&body.username) {
-        let password = variable("mqtt_password", "");
+        let password = mqtt_password();
         let allowed = same_secret(body.password.as_bytes(), password.as_bytes());
         return Ok(json!({"result": result(allowed), "is_superuser": allowed}));
     }

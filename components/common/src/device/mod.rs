@@ -1,5 +1,5 @@
 //! The device protocol's four operations and what serves them: the device
-//! API path, the request and its clientToken, and replies in the device
+//! API path (as `fleetjobs_api::routes::DEVICE_ROUTES` reads it), the request and its clientToken, and replies in the device
 //! protocol's shape. The same operations answer HTTP (one component per
 //! operation, a 2xx body being the accepted reply) and MQTT (`device-mqtt`
 //! publishes on `…/accepted` or `…/rejected`).
@@ -8,7 +8,7 @@ pub mod operations;
 
 use fleetjobs_api::device::{client_token, stamp, DeviceError, DeviceRequest};
 use fleetjobs_api::error::internal_message;
-use fleetjobs_api::request::path_segments;
+use fleetjobs_api::routes::device_route;
 use fleetjobs_core::protocol::DocumentForm;
 use fleetjobs_core::Timestamp;
 use serde_json::{Map, Value};
@@ -17,26 +17,7 @@ use spin_sdk::http::{Request, Response};
 use fleetjobs_store::backend::spin::SpinSql;
 use fleetjobs_store::Store;
 
-use crate::now;
-
-/// The device API's path prefix: `/device/v1/things/{thing}/jobs[/{jobId}]`.
-pub const DEVICE_API: &str = "/device/v1/";
-
-/// `(thing, jobId)` of a device API path.
-pub fn device_path(path: &str) -> Result<(String, Option<String>), DeviceError> {
-    let segments = path_segments(path, DEVICE_API).map_err(|e| DeviceError::invalid(e.message))?;
-    match &segments[..] {
-        [things, thing, jobs] if things == "things" && jobs == "jobs" => Ok((thing.clone(), None)),
-        [things, thing, jobs, job] if things == "things" && jobs == "jobs" => {
-            Ok((thing.clone(), Some(job.clone())))
-        }
-        _ => Err(no_device_operation(path)),
-    }
-}
-
-pub fn no_device_operation(path: &str) -> DeviceError {
-    DeviceError::not_found(format!("no device operation at {path}"))
-}
+use crate::{method_name, now};
 
 /// One device request, as an operation component receives it.
 pub struct DeviceCall<R> {
@@ -123,17 +104,18 @@ pub fn serve_device<R: DeviceRequest>(
 ) -> Response {
     let now = now();
     let payload = request.body();
-    let outcome = device_path(request.path()).and_then(|(thing_name, job_id)| {
-        DeviceInput {
-            thing_name,
-            job_id,
-            form: DocumentForm::String,
-            query: request.query(),
-            payload,
-            now,
-        }
-        .run(operate)
-    });
+    let outcome =
+        device_route(method_name(request.method()), request.path()).and_then(|(_, params)| {
+            DeviceInput {
+                thing_name: params.thing_name()?.to_owned(),
+                job_id: params.get("jobId").map(str::to_owned),
+                form: DocumentForm::String,
+                query: request.query(),
+                payload,
+                now,
+            }
+            .run(operate)
+        });
     match outcome {
         Ok(body) => crate::json(200, &body),
         Err(e) => device_error(

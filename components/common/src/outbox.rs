@@ -1,0 +1,77 @@
+//! Publishing the outbox: the notices a commit wrote go to the broker after
+//! the commit, within a time budget; what is left waits for the sweeper.
+
+use fleetjobs_api::ApiError;
+use fleetjobs_store::backend::spin::SpinSql;
+use fleetjobs_store::Store;
+use serde_json::Value;
+use spin_sdk::http::Response;
+
+use crate::http::respond;
+use crate::mqtt::mqtt_connection;
+use crate::storage::{now, store};
+
+/// How many outbox messages one claim takes.
+const OUTBOX_BATCH: usize = 500;
+/// How long a request spends publishing after its commit (a device request
+/// writes a few messages, a job for many things many): a larger backlog is
+/// left to the sweeper, so a request stays short.
+pub const REQUEST_PUBLISH_BUDGET: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Answers an operation that may have changed executions, then publishes
+/// the notices its commit wrote (for at most [`REQUEST_PUBLISH_BUDGET`]).
+pub fn respond_and_publish(outcome: Result<(u16, Value), ApiError>) -> Response {
+    let response = respond(outcome);
+    match store() {
+        Ok(store) => publish_outbox(&store, REQUEST_PUBLISH_BUDGET),
+        Err(e) => eprintln!("outbox: {}", e.message),
+    }
+    response
+}
+
+/// Publishes what the outbox holds, oldest first, for at most `budget`:
+/// the notices a commit wrote, and any left over from a broker outage.
+/// Called after the commit; a failure is logged and the messages stay for
+/// the next publisher.
+pub fn publish_outbox(store: &Store<SpinSql>, budget: std::time::Duration) {
+    use spin_sdk::mqtt::{Connection, Qos};
+    let started = std::time::Instant::now();
+    let mut connection: Option<Connection> = None;
+    let mut publish = |topic: &str, payload: &[u8]| {
+        if connection.is_none() {
+            connection = Some(mqtt_connection().map_err(|e| e.to_string())?);
+        }
+        let connection = connection.as_ref().expect("opened above");
+        connection
+            .publish(topic, payload, Qos::AtLeastOnce)
+            .map_err(|e| e.to_string())
+    };
+    let mut total = 0;
+    let outcome = loop {
+        match store.publish_outbox(now(), OUTBOX_BATCH, OUTBOX_BATCH, &mut publish) {
+            Ok(batch)
+                if batch.failure.is_none()
+                    && batch.count == OUTBOX_BATCH
+                    && started.elapsed() < budget =>
+            {
+                total += batch.count;
+            }
+            Ok(mut last) => {
+                last.count += total;
+                break Ok(last);
+            }
+            Err(e) => break Err(e),
+        }
+    };
+    match outcome {
+        Ok(published) => {
+            if let Some(failure) = published.failure {
+                eprintln!(
+                    "outbox: published {}, then stopped: {failure}",
+                    published.count
+                );
+            }
+        }
+        Err(e) => eprintln!("outbox: {e}"),
+    }
+}
