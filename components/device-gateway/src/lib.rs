@@ -1,60 +1,17 @@
 //! The HTTP device API (`/device/v1/...`, AWS `iot-jobs-data` shapes):
 //! authenticates the device by its token, checks that the path names the
-//! device's own thing, and forwards to the device-operation component.
+//! device's own thing, and forwards to the device-operation component
+//! (the table `fleetjobs_api::routes::DEVICE_ROUTES`).
 
 use fleetjobs_api::device::{DeviceError, MAX_PAYLOAD_BYTES};
 use fleetjobs_api::error::internal_message;
-use fleetjobs_api::request::path_segments;
-use fleetjobs_api::routing::{find_route, RouteMiss};
-use fleetjobs_component::device::{device_error, device_path, no_device_operation, DEVICE_API};
+use fleetjobs_api::routes::{device_route, device_thing_name};
+use fleetjobs_component::device::device_error;
 use fleetjobs_component::{
     device_token_hash, forward_with_id, method_name, new_request_id, now, store,
 };
 use spin_sdk::http::{Request, Response};
 use spin_sdk::http_component;
-
-/// `(method, path under /device/v1/, component)`.
-const ROUTES: &[(&str, &str, &str)] = &[
-    ("GET", "things/{thingName}/jobs", "get-pending-executions"),
-    (
-        "PUT",
-        "things/{thingName}/jobs/$next",
-        "start-next-execution",
-    ),
-    (
-        "GET",
-        "things/{thingName}/jobs/{jobId}",
-        "describe-device-execution",
-    ),
-    (
-        "POST",
-        "things/{thingName}/jobs/{jobId}",
-        "update-device-execution",
-    ),
-];
-
-fn route(method: &str, path: &str) -> Result<&'static str, DeviceError> {
-    let segments = path_segments(path, DEVICE_API).map_err(|e| DeviceError::invalid(e.message))?;
-    let segments: Vec<&str> = segments.iter().map(String::as_str).collect();
-    // `$next` is only a literal for PUT; GET reads it as a job id.
-    let table: Vec<_> = ROUTES
-        .iter()
-        .filter(|(m, pattern, _)| !(pattern.ends_with("$next") && *m != method))
-        .copied()
-        .collect();
-    match find_route(&table, method, &segments, |(m, p, _)| (*m, *p)) {
-        Ok((_, _, component)) => Ok(component),
-        Err(RouteMiss::NotFound) => Err(no_device_operation(path)),
-        Err(RouteMiss::MethodNotAllowed(allowed)) => Err(DeviceError::new(
-            405,
-            "MethodNotAllowed",
-            format!(
-                "{method} is not supported on {path}; use {}",
-                allowed.join(", ")
-            ),
-        )),
-    }
-}
 
 /// The thing whose device token the request carries. Nothing of the
 /// request but this header is read before it succeeds.
@@ -79,14 +36,14 @@ async fn serve(request: &Request, request_id: &str) -> Result<Response, DeviceEr
             format!("the request body is larger than {MAX_PAYLOAD_BYTES} bytes"),
         ));
     }
-    let (thing_name, _) = device_path(request.path())?;
+    let thing_name = device_thing_name(request.path())?;
     if thing_name != device {
         return Err(DeviceError::forbidden(format!(
             "this device token belongs to another thing; it cannot use {thing_name}'s jobs"
         )));
     }
-    let component = route(method_name(request.method()), request.path())?;
-    forward_with_id(component, request, request_id)
+    let (route, _) = device_route(method_name(request.method()), request.path())?;
+    forward_with_id(route.component, request, request_id)
         .await
         .ok_or_else(|| DeviceError::internal(internal_message(request_id)))
 }

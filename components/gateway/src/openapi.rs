@@ -1,5 +1,6 @@
 //! `GET /api/v1/openapi.json`: an OpenAPI 3.1 description generated from the
-//! gateway's own route table, so it lists exactly the routes served.
+//! route table the gateway serves (`fleetjobs_api::routes::ROUTES`), so it
+//! lists exactly the routes served.
 
 use serde_json::{json, Map, Value};
 
@@ -12,7 +13,8 @@ use fleetjobs_core::validate::{
     MAX_STATUS_DETAIL_VALUE, MAX_TARGETS, MAX_TEXT_CHARS, MAX_TIMEOUT_MINUTES,
 };
 
-use crate::{Route, ROUTES};
+use fleetjobs_api::request::MAX_LIMIT;
+use fleetjobs_api::routes::{Operation, Route, API_PREFIX, ROUTES};
 
 fn object(properties: Value, required: &[&str]) -> Value {
     json!({"type": "object", "properties": properties, "required": required, "additionalProperties": false})
@@ -193,15 +195,13 @@ fn query(name: &str, schema: Value, description: &str) -> Value {
 
 fn parameters(route: &Route) -> Vec<Value> {
     let mut out: Vec<Value> = route
-        .path
-        .split('/')
-        .filter_map(|s| s.strip_prefix('{')?.strip_suffix('}'))
+        .param_names()
         .map(|name| json!({"name": name, "in": "path", "required": true, "schema": {"type": "string"}}))
         .collect();
-    if route.operation.starts_with("List") {
+    if route.operation.name().starts_with("List") {
         out.push(query(
             "limit",
-            json!({"type": "integer", "minimum": 1, "maximum": 250}),
+            json!({"type": "integer", "minimum": 1, "maximum": MAX_LIMIT}),
             "page size",
         ));
         out.push(query(
@@ -211,22 +211,22 @@ fn parameters(route: &Route) -> Vec<Value> {
         ));
     }
     match route.operation {
-        "ListJobs" => {
+        Operation::ListJobs => {
             out.push(query("status", json!({"enum": ["SCHEDULED", "IN_PROGRESS", "CANCELED", "COMPLETED", "DELETION_IN_PROGRESS"]}), "job status"));
             out.push(query("jobType", json!({"enum": ["SNAPSHOT", "CONTINUOUS"]}), "job type"));
             out.push(query("thingGroupName", json!({"type": "string"}), "jobs targeting this group"));
         }
-        "ListJobExecutionsForJob" | "ListJobExecutionsForThing" => out.push(query(
+        Operation::ListJobExecutionsForJob | Operation::ListJobExecutionsForThing => out.push(query(
             "status",
             json!({"enum": ["QUEUED", "IN_PROGRESS", "SUCCEEDED", "FAILED", "TIMED_OUT", "REJECTED", "REMOVED", "CANCELED"]}),
             "execution status",
         )),
-        "DescribeJobExecution" => out.push(query("executionNumber", json!({"type": "integer", "minimum": 1}), "default: the latest")),
-        "DeleteJobExecution" => {
+        Operation::DescribeJobExecution => out.push(query("executionNumber", json!({"type": "integer", "minimum": 1}), "default: the latest")),
+        Operation::DeleteJobExecution => {
             out.push(query("executionNumber", json!({"type": "integer", "minimum": 1}), "default: the latest"));
             out.push(query("force", json!({"type": "boolean"}), "also IN_PROGRESS executions"));
         }
-        "DeleteJob" => out.push(query("force", json!({"type": "boolean"}), "also active jobs")),
+        Operation::DeleteJob => out.push(query("force", json!({"type": "boolean"}), "also active jobs")),
         _ => {}
     }
     out
@@ -242,7 +242,7 @@ fn error_statuses(route: &Route) -> Vec<(u16, &'static str)> {
         ),
         (401, "missing or wrong bearer token"),
     ];
-    if route.path.contains('{') || matches!(route.operation, "CreateJob" | "AssociateTargets") {
+    if route.path.contains('{') || route.operation == Operation::CreateJob {
         out.push((404, "no such job, execution, thing or thing group"));
     }
     if route.method != "GET" {
@@ -274,7 +274,7 @@ fn operation(route: &Route) -> Value {
         responses.insert(status.to_string(), error(description));
     }
     let mut out = json!({
-        "operationId": route.operation,
+        "operationId": route.operation.name(),
         "parameters": parameters(route),
         "responses": responses,
     });
@@ -291,7 +291,7 @@ pub fn document() -> Value {
     let mut paths = Map::new();
     for route in ROUTES {
         let item = paths
-            .entry(format!("/api/v1/{}", route.path))
+            .entry(format!("{API_PREFIX}{}", route.path))
             .or_insert_with(|| json!({}));
         item[route.method.to_ascii_lowercase()] = operation(route);
     }
