@@ -2,8 +2,9 @@
 //! `{force?, expectedVersion?, statusDetails?}`.
 
 use fleetjobs_api::request::json_body;
+use fleetjobs_api::routes::Operation;
 use fleetjobs_api::{views, ApiError};
-use fleetjobs_component::{api_segments, no_route, now, respond_and_publish, store};
+use fleetjobs_component::{now, path_params, respond_and_publish, store};
 use serde_json::Value;
 use spin_sdk::http::{Request, Response};
 use spin_sdk::http_component;
@@ -20,9 +21,9 @@ struct Cancel {
 }
 
 fn operate(request: &Request) -> Result<(u16, Value), ApiError> {
-    let [_, job_id, _, thing, _] = &api_segments(request)?[..] else {
-        return Err(no_route(request));
-    };
+    let params = path_params(request, Operation::CancelJobExecution)?;
+    let job_id = params.job_id()?;
+    let thing = params.thing_name()?;
     let body: Cancel = json_body(request.body())?;
     let execution = store()?.cancel_execution(
         job_id,

@@ -1,16 +1,17 @@
 //! DeleteJobExecution: `DELETE /api/v1/jobs/{jobId}/executions/{thingName}[?executionNumber=&force=true]`.
 
 use fleetjobs_api::request::{bool_param, number_param};
+use fleetjobs_api::routes::Operation;
 use fleetjobs_api::ApiError;
-use fleetjobs_component::{api_segments, no_route, now, respond_and_publish, store};
+use fleetjobs_component::{now, path_params, respond_and_publish, store};
 use serde_json::Value;
 use spin_sdk::http::{Request, Response};
 use spin_sdk::http_component;
 
 fn operate(request: &Request) -> Result<(u16, Value), ApiError> {
-    let [_, job_id, _, thing] = &api_segments(request)?[..] else {
-        return Err(no_route(request));
-    };
+    let params = path_params(request, Operation::DeleteJobExecution)?;
+    let job_id = params.job_id()?;
+    let thing = params.thing_name()?;
     let query = request.query();
     let force = bool_param(query, "force")?;
     let store = store()?;

@@ -1,16 +1,15 @@
 //! DescribeJob: `GET /api/v1/jobs/{jobId}` → the job with its counters.
 
+use fleetjobs_api::routes::Operation;
 use fleetjobs_api::{views, ApiError};
-use fleetjobs_component::{api_segments, no_route, respond, store};
+use fleetjobs_component::{path_params, respond, store};
 use serde_json::Value;
 use spin_sdk::http::{Request, Response};
 use spin_sdk::http_component;
 
 fn describe(request: &Request) -> Result<(u16, Value), ApiError> {
-    let segments = api_segments(request)?;
-    let [_, job_id] = segments.as_slice() else {
-        return Err(no_route(request));
-    };
+    let params = path_params(request, Operation::DescribeJob)?;
+    let job_id = params.job_id()?;
     let store = store()?;
     let job = store.existing_job(job_id)?;
     let counts = store.status_counts(job_id)?;

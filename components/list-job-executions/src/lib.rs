@@ -1,16 +1,16 @@
 //! ListJobExecutionsForJob: `GET /api/v1/jobs/{jobId}/executions?status=&limit=&nextToken=`.
 
 use fleetjobs_api::request::execution_query;
+use fleetjobs_api::routes::Operation;
 use fleetjobs_api::{views, ApiError};
-use fleetjobs_component::{api_segments, no_route, respond, store};
+use fleetjobs_component::{path_params, respond, store};
 use serde_json::Value;
 use spin_sdk::http::{Request, Response};
 use spin_sdk::http_component;
 
 fn operate(request: &Request) -> Result<(u16, Value), ApiError> {
-    let [_, job_id, _] = &api_segments(request)?[..] else {
-        return Err(no_route(request));
-    };
+    let params = path_params(request, Operation::ListJobExecutionsForJob)?;
+    let job_id = params.job_id()?;
     let store = store()?;
     store.existing_job(job_id)?;
     let page = store.executions_of_job(job_id, &execution_query(request.query())?)?;

@@ -1,16 +1,16 @@
 //! ListJobExecutionsForThing: `GET /api/v1/things/{thingName}/executions?status=&limit=&nextToken=`.
 
 use fleetjobs_api::request::execution_query;
+use fleetjobs_api::routes::Operation;
 use fleetjobs_api::{views, ApiError};
-use fleetjobs_component::{api_segments, no_route, respond, store};
+use fleetjobs_component::{path_params, respond, store};
 use serde_json::Value;
 use spin_sdk::http::{Request, Response};
 use spin_sdk::http_component;
 
 fn operate(request: &Request) -> Result<(u16, Value), ApiError> {
-    let [_, thing, _] = &api_segments(request)?[..] else {
-        return Err(no_route(request));
-    };
+    let params = path_params(request, Operation::ListJobExecutionsForThing)?;
+    let thing = params.thing_name()?;
     let store = store()?;
     store.existing_thing(thing)?;
     let page = store.executions_of_thing(thing, &execution_query(request.query())?)?;

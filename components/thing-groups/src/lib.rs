@@ -1,12 +1,14 @@
 //! Thing groups: `POST/GET /api/v1/thing-groups`,
-//! `GET/DELETE /api/v1/thing-groups/{name}`,
-//! `PUT/DELETE /api/v1/thing-groups/{name}/things/{thingName}` and
-//! `GET /api/v1/thing-groups/{name}/things`. Membership changes give
+//! `GET/DELETE /api/v1/thing-groups/{thingGroupName}`,
+//! `PUT/DELETE /api/v1/thing-groups/{thingGroupName}/things/{thingName}` and
+//! `GET /api/v1/thing-groups/{thingGroupName}/things` (the routes of
+//! `fleetjobs_api::routes::ROUTES` whose component is `thing-groups`). Membership changes give
 //! continuous jobs' new members an execution in the same transaction.
 
 use fleetjobs_api::request::{json_body, page_params};
+use fleetjobs_api::routes::Operation;
 use fleetjobs_api::{views, ApiError};
-use fleetjobs_component::{api_segments, method_name, no_route, now, respond_and_publish, store};
+use fleetjobs_component::{api_route, no_route, now, respond_and_publish, store};
 use fleetjobs_core::model::ThingGroup;
 use fleetjobs_core::validate;
 use serde::Deserialize;
@@ -34,10 +36,10 @@ fn view(group: &ThingGroup) -> Value {
 }
 
 fn operate(request: &Request) -> Result<(u16, Value), ApiError> {
-    let segments = api_segments(request)?;
+    let (route, params) = api_route(request)?;
     let store = store()?;
-    match (method_name(request.method()), &segments[..]) {
-        ("POST", [_]) => {
+    match route.operation {
+        Operation::CreateThingGroup => {
             let body: CreateGroup = json_body(request.body())?;
             validate::thing_group_name(&body.thing_group_name)?;
             if let Some(description) = &body.description {
@@ -47,29 +49,38 @@ fn operate(request: &Request) -> Result<(u16, Value), ApiError> {
                 store.insert_group(&body.thing_group_name, body.description.as_deref(), now())?;
             Ok((201, view(&group)))
         }
-        ("GET", [_]) => {
+        Operation::ListThingGroups => {
             let (limit, next_token) = page_params(request.query())?;
             let page = store.list_groups(limit, next_token.as_deref())?;
             Ok((200, views::page("thingGroups", page, view)))
         }
-        ("GET", [_, name]) => Ok((200, view(&store.existing_group(name)?))),
-        ("DELETE", [_, name]) => {
+        Operation::DescribeThingGroup => Ok((
+            200,
+            view(&store.existing_group(params.thing_group_name()?)?),
+        )),
+        Operation::DeleteThingGroup => {
+            let name = params.thing_group_name()?;
             store.existing_group(name)?;
             store.transaction(|s| s.delete_group_rows(name))?;
             Ok((204, Value::Null))
         }
-        ("GET", [_, name, things]) if things == "things" => {
+        Operation::ListThingsInThingGroup => {
+            let name = params.thing_group_name()?;
             store.existing_group(name)?;
             let (limit, next_token) = page_params(request.query())?;
             let page = store.group_members(name, limit, next_token.as_deref())?;
             Ok((200, views::page("thingNames", page, |t| json!(t))))
         }
-        ("PUT", [_, name, things, thing]) if things == "things" => {
-            store.add_thing_to_group(name, thing, now())?;
+        Operation::AddThingToThingGroup => {
+            store.add_thing_to_group(params.thing_group_name()?, params.thing_name()?, now())?;
             Ok((204, Value::Null))
         }
-        ("DELETE", [_, name, things, thing]) if things == "things" => {
-            store.remove_thing_from_group(name, thing, now())?;
+        Operation::RemoveThingFromThingGroup => {
+            store.remove_thing_from_group(
+                params.thing_group_name()?,
+                params.thing_name()?,
+                now(),
+            )?;
             Ok((204, Value::Null))
         }
         _ => Err(no_route(request)),

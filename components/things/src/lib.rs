@@ -1,6 +1,7 @@
 //! The thing registry: `POST/GET /api/v1/things`,
 //! `GET/PATCH/DELETE /api/v1/things/{thingName}`, and
-//! `POST /api/v1/things/{thingName}/token` (rotate the device token).
+//! `POST /api/v1/things/{thingName}/token` (rotate the device token): the
+//! routes of `fleetjobs_api::routes::ROUTES` whose component is `things`.
 //! A device token is shown once, at creation or rotation; only its hash is
 //! kept. The broker learns of each change inside the same transaction
 //! (`broker_accounts`): if it cannot, nothing changes.
@@ -8,10 +9,10 @@
 use std::collections::BTreeMap;
 
 use fleetjobs_api::request::{json_body, page_params};
+use fleetjobs_api::routes::Operation;
 use fleetjobs_api::{views, ApiError};
 use fleetjobs_component::{
-    api_segments, broker_accounts, device_token_hash, method_name, no_route, now,
-    respond_and_publish, store,
+    api_route, broker_accounts, device_token_hash, no_route, now, respond_and_publish, store,
 };
 use fleetjobs_core::model::Thing;
 use fleetjobs_core::validate;
@@ -58,10 +59,10 @@ fn new_token() -> (String, String) {
 }
 
 fn operate(request: &Request) -> Result<(u16, Value), ApiError> {
-    let segments = api_segments(request)?;
+    let (route, params) = api_route(request)?;
     let store = store()?;
-    match (method_name(request.method()), &segments[..]) {
-        ("POST", [_]) => {
+    match route.operation {
+        Operation::CreateThing => {
             let body: CreateThing = json_body(request.body())?;
             validate::thing_name(&body.thing_name)?;
             validate::attributes(&body.attributes)?;
@@ -75,13 +76,14 @@ fn operate(request: &Request) -> Result<(u16, Value), ApiError> {
             reply["deviceToken"] = json!(token);
             Ok((201, reply))
         }
-        ("GET", [_]) => {
+        Operation::ListThings => {
             let (limit, next_token) = page_params(request.query())?;
             let page = store.list_things(limit, next_token.as_deref())?;
             Ok((200, views::page("things", page, view)))
         }
-        ("GET", [_, name]) => Ok((200, view(&store.existing_thing(name)?))),
-        ("PATCH", [_, name]) => {
+        Operation::DescribeThing => Ok((200, view(&store.existing_thing(params.thing_name()?)?))),
+        Operation::UpdateThing => {
+            let name = params.thing_name()?;
             let body: UpdateThing = json_body(request.body())?;
             validate::attributes(&body.attributes)?;
             let thing = store.transaction(|s| {
@@ -89,14 +91,16 @@ fn operate(request: &Request) -> Result<(u16, Value), ApiError> {
             })?;
             Ok((200, view(&thing)))
         }
-        ("DELETE", [_, name]) => {
+        Operation::DeleteThing => {
+            let name = params.thing_name()?;
             store.transaction(|s| {
                 s.delete_thing(name, now())?;
                 broker_accounts::remove(name).map_err(Unavailable)
             })?;
             Ok((204, Value::Null))
         }
-        ("POST", [_, name, token]) if token == "token" => {
+        Operation::RotateDeviceToken => {
+            let name = params.thing_name()?;
             let (token, hash) = new_token();
             store.transaction(|s| {
                 s.set_thing_token_hash(name, &hash)?;
