@@ -3,8 +3,9 @@
 //! the sweeper finishes the rest.
 
 use fleetjobs_api::request::bool_param;
+use fleetjobs_api::routes::Operation;
 use fleetjobs_api::ApiError;
-use fleetjobs_component::{api_segments, no_route, now, respond_and_publish, store};
+use fleetjobs_component::{now, path_params, respond_and_publish, store};
 use serde_json::Value;
 use spin_sdk::http::{Request, Response};
 use spin_sdk::http_component;
@@ -13,9 +14,8 @@ use spin_sdk::http_component;
 const BATCHES_NOW: usize = 5;
 
 fn operate(request: &Request) -> Result<(u16, Value), ApiError> {
-    let [_, job_id] = &api_segments(request)?[..] else {
-        return Err(no_route(request));
-    };
+    let params = path_params(request, Operation::DeleteJob)?;
+    let job_id = params.job_id()?;
     let force = bool_param(request.query(), "force")?;
     let store = store()?;
     store.delete_job(job_id, force, now())?;
