@@ -39,9 +39,11 @@ impl Guest for Sweeper {
         if !metadata.timestamp.is_multiple_of(every) {
             return Ok(());
         }
+        let defaults = SweepOptions::default();
         let options = SweepOptions {
-            retention_ms: number("retention_days", 90)? as i64 * DAY_MS,
-            ..SweepOptions::default()
+            retention_ms: number("retention_days", (defaults.retention_ms / DAY_MS) as u64)? as i64
+                * DAY_MS,
+            ..defaults
         };
         let store = store().map_err(|e| Error::Other(e.message))?;
         let report = store
