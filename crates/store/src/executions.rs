@@ -92,7 +92,8 @@ impl<S: Sql> Store<S> {
     /// IN_PROGRESS executions whose effective deadline has passed.
     pub fn executions_due(&self, now: Timestamp, limit: usize) -> Result<Vec<Execution>> {
         self.executions_where(
-            "deadline IS NOT NULL AND deadline <= ?1 ORDER BY deadline LIMIT ?2",
+            "deadline IS NOT NULL AND deadline <= ?1
+             ORDER BY deadline, job_id, thing_name, execution_number LIMIT ?2",
             params![now, limit as i64],
         )
     }

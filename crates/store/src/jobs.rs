@@ -154,7 +154,7 @@ impl<S: Sql> Store<S> {
     /// Jobs due for the sweeper at `now`, the longest-waiting first.
     pub fn due_job_ids(&self, now: Timestamp, limit: usize) -> Result<Vec<String>> {
         let rows = self.sql.query(
-            "SELECT job_id FROM jobs WHERE due_at <= ?1 ORDER BY due_at LIMIT ?2",
+            "SELECT job_id FROM jobs WHERE due_at <= ?1 ORDER BY due_at, job_id LIMIT ?2",
             params![now, limit as i64],
         )?;
         rows.iter().map(|r| Ok(r.text(0)?.to_owned())).collect()
