@@ -1,4 +1,4 @@
-//! Abort criteria (reference §2.8): evaluated in list order over the
+//! Abort criteria (docs/lifecycle.md#abort): evaluated in list order over the
 //! executions that reached a terminal status.
 
 use crate::config::{AbortConfig, AbortFailureType};
@@ -11,7 +11,7 @@ pub struct Abort {
 }
 
 impl Abort {
-    /// Our own constant: AWS's exact string is not public (reference §9).
+    /// Our own constant: AWS's exact string is not public (docs/lifecycle.md#abort).
     pub const REASON_CODE: &'static str = "ABORT_CRITERIA_MET";
 }
 

@@ -1,4 +1,4 @@
-//! The job configurations of reference §1.2, with their validation.
+//! The job configurations of docs/lifecycle.md#limits, with their validation.
 //! Their behaviour lives in [`crate::rollout`], [`crate::abort`],
 //! [`crate::retry`] and [`crate::schedule`].
 
@@ -335,7 +335,7 @@ impl RetryConfig {
 }
 
 wire_enum!(
-    /// What happens at `schedulingConfig.endTime` (design §4).
+    /// What happens at `schedulingConfig.endTime` (docs/lifecycle.md#scheduling).
     EndBehavior {
         StopRollout = "STOP_ROLLOUT",
         Cancel = "CANCEL",

@@ -1,5 +1,6 @@
 //! Why the core refuses a command. Each variant maps to one device-protocol
-//! error code (reference §3.3) and one control-plane HTTP status (design §2).
+//! error code (docs/device-protocol.md#errors) and one control-plane HTTP status
+//! (docs/control-plane.md#errors).
 
 use crate::model::ExecutionState;
 
@@ -39,7 +40,7 @@ impl Rejection {
         }
     }
 
-    /// The device protocol's error code (reference §3.3).
+    /// The device protocol's error code (docs/device-protocol.md#errors).
     pub fn device_code(&self) -> &'static str {
         match self {
             Rejection::InvalidRequest(_) => "InvalidRequest",

@@ -1,4 +1,4 @@
-//! Transitions of one execution (reference §2.2-§2.6): device updates,
+//! Transitions of one execution (docs/lifecycle.md#execution-transitions, #timers, #retry): device updates,
 //! start-next, cancel, remove, delete rules, timers, timeouts and retries.
 
 use crate::config::{RetryConfig, RetryFailureType, TimeoutConfig};
@@ -87,7 +87,7 @@ impl Execution {
         }
     }
 
-    /// UpdateJobExecution from the device (design §4): IN_PROGRESS, SUCCEEDED,
+    /// UpdateJobExecution from the device (docs/lifecycle.md#device-updates): IN_PROGRESS, SUCCEEDED,
     /// FAILED or REJECTED, from QUEUED or IN_PROGRESS.
     pub fn device_update(
         &self,

@@ -1,4 +1,4 @@
-//! Job-level transitions (reference §2.1, §2.9, design §4): creation, update,
+//! Job-level transitions (docs/lifecycle.md#job-transitions, #cancel, #delete): creation, update,
 //! cancel, delete, completion, abort.
 
 use serde::Deserialize;
@@ -12,7 +12,7 @@ use crate::model::{ExecutionStatus, Job, JobStatus, JobType, StatusCounts, Tag, 
 use crate::time::Timestamp;
 use crate::validate;
 
-/// The CreateJob body (design §2): the seed's body as written plus AWS's
+/// The CreateJob body (docs/control-plane.md#createjob): the seed's body as written plus AWS's
 /// optional fields. `targetSelection` is AWS's name for `jobType`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -185,9 +185,9 @@ impl Job {
         matches!(self.status, JobStatus::Scheduled | JobStatus::InProgress)
     }
 
-    /// UpdateJob (reference §2.1): description and the rollout, abort,
+    /// UpdateJob (docs/lifecycle.md#updatejob): description and the rollout, abort,
     /// timeout and retry configurations. A new timeout applies to executions
-    /// that start afterwards; retries can only be set to 0 after creation.
+    /// that start afterwards; retries can only be lowered after creation.
     pub fn update(&self, update: UpdateJob, now: Timestamp) -> Result<Job, Rejection> {
         if self.status == JobStatus::DeletionInProgress {
             return Err(Rejection::job_transition(format!(

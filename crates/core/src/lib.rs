@@ -1,9 +1,12 @@
 //! The fleetjobs state machine, sans-IO.
 //!
-//! Pure functions over plain data: `(state, command, now) -> (new state,
-//! effects)` or a [`Rejection`]. No clock, no database, no MQTT, no spin-sdk:
-//! the store persists what these functions return, components publish it.
-//! Every rule of design §4 lives here once.
+//! Pure functions over plain data: every command and a job's tick take the
+//! state the caller loaded and `now`, and return an [`outcome::Outcome`]
+//! (the rows to write, the notices to publish, the work that follows and
+//! when the job is due next) or a [`Rejection`] ([`commands`]). No clock, no
+//! database, no MQTT, no spin-sdk: the store applies outcomes, components
+//! publish what they enqueued. Every rule of docs/lifecycle.md lives here
+//! once.
 
 pub mod abort;
 pub mod commands;

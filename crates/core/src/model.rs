@@ -41,7 +41,7 @@ macro_rules! wire_enum {
 pub(crate) use wire_enum;
 
 wire_enum!(
-    /// Status of one execution of a job on one thing (reference §2.2).
+    /// Status of one execution of a job on one thing (docs/lifecycle.md#execution-statuses).
     ExecutionStatus {
         Queued = "QUEUED",
         InProgress = "IN_PROGRESS",
@@ -76,7 +76,7 @@ impl ExecutionStatus {
 }
 
 wire_enum!(
-    /// Status of a job (reference §2.1).
+    /// Status of a job (docs/lifecycle.md#job-statuses).
     JobStatus {
         Scheduled = "SCHEDULED",
         InProgress = "IN_PROGRESS",
@@ -245,7 +245,7 @@ impl Execution {
         }
     }
 
-    /// A device reads only executions still in flight (reference §3.3): a
+    /// A device reads only executions still in flight (docs/device-protocol.md#describejobexecution): a
     /// finished one is TerminalStateReached.
     pub fn describable_by_device(&self) -> Result<(), crate::Rejection> {
         if self.status.is_terminal() {
@@ -263,7 +263,7 @@ impl Execution {
     }
 
     /// The timer that fires first: the step timer never outlives the job's
-    /// in-progress timer (reference §2.5).
+    /// in-progress timer (docs/lifecycle.md#timers).
     pub fn effective_deadline(&self) -> Option<Timestamp> {
         match (self.in_progress_deadline, self.step_deadline) {
             (Some(a), Some(b)) => Some(a.min(b)),

@@ -1,4 +1,4 @@
-//! Which `notify` / `notify-next` messages a change causes (reference §3.4).
+//! Which `notify` / `notify-next` messages a change causes (docs/lifecycle.md#pending-list).
 //!
 //! The caller hands over a thing's pending executions (QUEUED and IN_PROGRESS)
 //! before and after a change; the rules compare the two.

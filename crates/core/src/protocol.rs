@@ -1,4 +1,4 @@
-//! Device-protocol JSON (reference §3.2-§3.4): epoch seconds, absent fields
+//! Device-protocol JSON (docs/device-protocol.md#payloads): epoch seconds, absent fields
 //! omitted, `jobDocument` an object over MQTT and a string over HTTP.
 
 use serde_json::{json, Map, Value};
@@ -117,7 +117,7 @@ pub fn notice(
     }
 }
 
-/// A device request, as its MQTT topic names it (reference §3.1).
+/// A device request, as its MQTT topic names it (docs/device-protocol.md#topics).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DeviceOperation {
     /// `…/jobs/get`: GetPendingJobExecutions.

@@ -1,4 +1,4 @@
-//! Rollout pacing (reference §2.7): how many resolved targets may be given an
+//! Rollout pacing (docs/lifecycle.md#rollout): how many resolved targets may be given an
 //! execution at time t.
 
 use crate::config::RolloutConfig;

@@ -1,5 +1,4 @@
-//! Scheduled start, maintenance windows and end behaviours (reference §2.1,
-//! design §4).
+//! Scheduled start, maintenance windows and end behaviours (docs/lifecycle.md#scheduling).
 
 use croner::parser::{CronParser, Seconds};
 use croner::Cron;
@@ -176,7 +175,7 @@ impl Job {
             .map(|due| due.max(now))
     }
 
-    /// Start, maintenance-window and end-time decisions (reference §2.1).
+    /// Start, maintenance-window and end-time decisions (docs/lifecycle.md#scheduling).
     pub fn schedule_step(&self, now: Timestamp) -> ScheduleStep {
         let Some(scheduling) = &self.config.scheduling else {
             return ScheduleStep::Idle;

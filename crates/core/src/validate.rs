@@ -1,4 +1,4 @@
-//! Field rules with the limits of reference §1 and design §2. Every failure
+//! Field rules with the limits of docs/lifecycle.md#limits. Every failure
 //! names the field and says what would be accepted.
 
 use serde_json::{Map, Value};
