@@ -1,7 +1,8 @@
 //! Units of work: each loads what the core needs, asks it for an outcome and
 //! applies that in one transaction (`apply.rs`). A rejection rolls back, so a
 //! refused request writes nothing. Job-wide cancels and deletions continue
-//! in further transactions, a batch each (docs/lifecycle.md#batches).
+//! in further transactions, a batch each (docs/lifecycle.md#cancel,
+//! #delete).
 
 use std::collections::BTreeSet;
 
