@@ -10,20 +10,13 @@ use serde_json::Value;
 use spin_sdk::http::{Request, Response};
 use spin_sdk::http_component;
 
-/// Batches deleted within the request before answering.
-const BATCHES_NOW: usize = 5;
-
 fn operate(request: &Request) -> Result<(u16, Value), ApiError> {
     let params = path_params(request, Operation::DeleteJob)?;
     let job_id = params.job_id()?;
     let force = bool_param(request.query(), "force")?;
     let store = store()?;
     store.delete_job(job_id, force, now())?;
-    for _ in 0..BATCHES_NOW {
-        if store.purge_job(job_id, now())? {
-            break;
-        }
-    }
+    store.purge_job_inline(job_id, now())?;
     Ok((204, Value::Null))
 }
 

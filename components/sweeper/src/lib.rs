@@ -9,6 +9,8 @@
 //! plain cron expression.
 
 use fleetjobs_component::{now, publish_outbox, store, variable};
+use fleetjobs_core::time::DAY_MS;
+use fleetjobs_store::sweep::DEFAULT_RETENTION_DAYS;
 use fleetjobs_store::{SweepOptions, SweepReport};
 
 wit_bindgen::generate!({
@@ -20,7 +22,6 @@ struct Sweeper;
 
 export!(Sweeper);
 
-const DAY_MS: i64 = 24 * 60 * 60 * 1000;
 /// How long a pass spends publishing the outbox: a job for 100,000 things
 /// writes 200,000 messages, so a few passes catch up, each well within the
 /// host's execution deadline.
@@ -39,11 +40,10 @@ impl Guest for Sweeper {
         if !metadata.timestamp.is_multiple_of(every) {
             return Ok(());
         }
-        let defaults = SweepOptions::default();
+        let retention_days = number("retention_days", DEFAULT_RETENTION_DAYS as u64)?;
         let options = SweepOptions {
-            retention_ms: number("retention_days", (defaults.retention_ms / DAY_MS) as u64)? as i64
-                * DAY_MS,
-            ..defaults
+            retention_ms: retention_days as i64 * DAY_MS,
+            ..SweepOptions::default()
         };
         let store = store().map_err(|e| Error::Other(e.message))?;
         let report = store

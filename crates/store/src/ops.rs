@@ -268,10 +268,20 @@ impl<S: Sql> Store<S> {
 
     /// Deletes one batch of a job being deleted; true once the job is gone.
     pub fn purge_job(&self, job_id: &str, now: Timestamp) -> Result<bool> {
+        self.purge_batches(job_id, now, 1)
+    }
+
+    /// The batches of a deletion a request does itself ([`INLINE_BATCHES`]);
+    /// true once the job is gone (else the sweeper finishes it).
+    pub fn purge_job_inline(&self, job_id: &str, now: Timestamp) -> Result<bool> {
+        self.purge_batches(job_id, now, INLINE_BATCHES)
+    }
+
+    fn purge_batches(&self, job_id: &str, now: Timestamp, max_batches: usize) -> Result<bool> {
         let purge = FollowUp::Purge {
             job_id: job_id.to_owned(),
         };
-        self.follow_up(vec![purge], now, 1)?;
+        self.follow_up(vec![purge], now, max_batches)?;
         Ok(self.job(job_id)?.is_none())
     }
 

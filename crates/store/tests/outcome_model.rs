@@ -562,11 +562,9 @@ fn run_store(
                 .delete_execution(&job_id(job), THINGS[*thing], number, *force, now)
                 .map(drop)
         }
-        Command::DeleteJob { job, force } => {
-            store
-                .delete_job(&job_id(job), *force, now)
-                .map(|_| while !store.purge_job(&job_id(job), now).unwrap() {})
-        }
+        Command::DeleteJob { job, force } => store
+            .delete_job(&job_id(job), *force, now)
+            .map(|_| while !store.purge_job(&job_id(job), now).unwrap() {}),
         Command::Join { thing, group } => {
             store.add_thing_to_group(GROUPS[*group], THINGS[*thing], now)
         }
