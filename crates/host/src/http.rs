@@ -189,6 +189,20 @@ async fn admin(app: &Arc<App>, path: &str, query: Option<&str>) -> HostResponse 
                 "cron/run needs ?component=<component id>",
             ),
         },
+        Some("metrics") => {
+            let sqlite = app.sqlite.stats();
+            let load = |counter: &std::sync::atomic::AtomicU64| {
+                counter.load(std::sync::atomic::Ordering::Relaxed)
+            };
+            let metrics = serde_json::json!({
+                "sqlite": {
+                    "statementsPrepared": load(&sqlite.prepared),
+                    "statementsRun": load(&sqlite.run),
+                    "checkpoints": load(&sqlite.checkpoints),
+                },
+            });
+            text(StatusCode::OK, metrics.to_string())
+        }
         _ => text(StatusCode::NOT_FOUND, "unknown admin endpoint"),
     }
 }

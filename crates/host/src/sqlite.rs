@@ -3,17 +3,27 @@
 //! COMMIT` across `execute` calls on it is a transaction; WAL, pragmas and
 //! prepared statements are set up once), one statement per call.
 //!
-//! Writers queue in the host, not in SQLite: a statement that writes (or
-//! `BEGIN IMMEDIATE`) first takes the database's writer slot, a fair async
-//! lock held until the connection is back in autocommit (COMMIT, ROLLBACK,
-//! or the end of a single statement). SQLite's sleeping busy handler is
-//! then only a fallback for other processes. A connection dropped with a
-//! transaction open (the guest finished or trapped) is rolled back and
-//! frees the slot. SQLite calls still run in `block_in_place`, so a slow
-//! one never stalls the runtime's other tasks.
+//! Nothing on a request's path waits inside SQLite:
+//! - writers queue in the host, not in SQLite: a statement that writes (or
+//!   `BEGIN IMMEDIATE` / `EXCLUSIVE`, which take SQLite's write lock at once)
+//!   first takes the database's writer slot, a fair async lock held until the
+//!   connection is back in autocommit (COMMIT, ROLLBACK, or the end of a
+//!   single statement). SQLite's sleeping busy handler is only a fallback for
+//!   other processes sharing the file;
+//! - commits do not sync (WAL with `synchronous=NORMAL`) and do not
+//!   checkpoint: the pooled connections have automatic checkpoints off, and
+//!   a background thread checkpoints the WAL after every
+//!   [`COMMITS_PER_CHECKPOINT`] commits (the only fsyncs).
+//! So a statement is CPU work of microseconds, run where the guest runs, like
+//! the guest's own code; only opening a new connection (a directory check and
+//! the pragmas) goes to `block_in_place`.
+//!
+//! A connection dropped with a transaction open (the guest finished or
+//! trapped) is rolled back and frees the slot.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -27,40 +37,103 @@ use crate::runtime_config::{RuntimeConfig, StoreLocation};
 /// How long a connection waits for another writer before `database is locked`.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// The configured databases, by label.
+/// Commits between two background WAL checkpoints.
+const COMMITS_PER_CHECKPOINT: u64 = 1000;
+
+/// Prepared statements kept per connection (rusqlite's default of 16 is
+/// fewer than one application's statements: they would be parsed again and
+/// again).
+const STATEMENT_CACHE: usize = 256;
+
+/// The configured databases, by label, and what their statements cost.
 #[derive(Default)]
 pub struct SqliteDatabases {
     databases: BTreeMap<String, Database>,
+    stats: Arc<SqliteStats>,
 }
 
-/// One database: where it is, its writer slot, and its idle connections.
+/// Counters for the host's test hook (`/.well-known/fleetjobs/metrics`).
+#[derive(Debug, Default)]
+pub struct SqliteStats {
+    /// Statements parsed and prepared (a connection's first use of a text).
+    pub prepared: AtomicU64,
+    /// Statements run.
+    pub run: AtomicU64,
+    /// Background WAL checkpoints.
+    pub checkpoints: AtomicU64,
+}
+
+/// One database: where it is, its writer slot, its idle connections and its
+/// commits since the last checkpoint.
 struct Database {
     location: StoreLocation,
     writer: Arc<Mutex<()>>,
-    idle: Arc<std::sync::Mutex<Vec<Connection>>>,
+    idle: Arc<std::sync::Mutex<Vec<Pooled>>>,
+    commits: Arc<AtomicU64>,
 }
 
 /// Idle connections kept per database file: open, in WAL mode, with their
-/// prepared statements cached (reopening costs a directory check, the
-/// pragmas and a WAL checkpoint when the last one closes).
+/// prepared statements cached.
 const IDLE_CONNECTIONS: usize = 16;
+
+/// A connection and the statement texts it has prepared (its cache).
+struct Pooled {
+    conn: Connection,
+    prepared: HashSet<String>,
+}
 
 /// What a guest's `connection` resource points at: a connection lent from
 /// the database's pool (or its own, in memory).
 pub struct SqliteHandle {
-    conn: Option<Connection>,
+    pooled: Option<Pooled>,
     /// Where the connection goes back to; none for an in-memory database.
-    idle: Option<Arc<std::sync::Mutex<Vec<Connection>>>>,
+    database: Option<(Arc<std::sync::Mutex<Vec<Pooled>>>, PathBuf, Arc<AtomicU64>)>,
     writer: Arc<Mutex<()>>,
     /// The writer slot, while this connection writes.
     writing: Option<OwnedMutexGuard<()>>,
+    stats: Arc<SqliteStats>,
+}
+
+/// Whether a statement takes SQLite's write lock: it writes, or it begins an
+/// IMMEDIATE or EXCLUSIVE transaction (SQLite calls those read-only).
+fn takes_write_lock(statement: &rusqlite::Statement<'_>, sql: &str) -> bool {
+    if !statement.readonly() {
+        return true;
+    }
+    let mut words = sql.split_whitespace().map(str::to_ascii_uppercase);
+    words.next().as_deref() == Some("BEGIN")
+        && matches!(words.next().as_deref(), Some("IMMEDIATE" | "EXCLUSIVE"))
 }
 
 impl SqliteHandle {
     fn conn(&self) -> &Connection {
-        self.conn
+        &self
+            .pooled
             .as_ref()
             .expect("held until the handle is dropped")
+            .conn
+    }
+
+    /// Prepares `sql` (from the cache after its first use) and says whether
+    /// it takes the write lock.
+    fn prepare(&mut self, sql: &str) -> Result<bool, Failure> {
+        let pooled = self
+            .pooled
+            .as_mut()
+            .expect("held until the handle is dropped");
+        if !pooled.prepared.contains(sql) {
+            self.stats.prepared.fetch_add(1, Ordering::Relaxed);
+            if pooled.prepared.len() >= STATEMENT_CACHE {
+                pooled.prepared.clear();
+                pooled.conn.flush_prepared_statement_cache();
+            }
+            pooled.prepared.insert(sql.to_owned());
+        }
+        let statement = pooled
+            .conn
+            .prepare_cached(sql)
+            .map_err(|e| Failure::Io(e.to_string()))?;
+        Ok(takes_write_lock(&statement, sql))
     }
 
     /// Runs one statement, taking the writer slot first if it writes, and
@@ -70,20 +143,46 @@ impl SqliteHandle {
         sql: &str,
         params: Vec<SqlValue>,
     ) -> Result<(Vec<String>, Vec<Vec<SqlValue>>), Failure> {
-        let writes = tokio::task::block_in_place(|| self.conn().prepare_cached(sql))
-            .map(|statement| !statement.readonly())
-            .unwrap_or(false);
+        let writes = self.prepare(sql)?;
         if writes && self.writing.is_none() {
             let slot = tokio::time::timeout(BUSY_TIMEOUT, self.writer.clone().lock_owned())
                 .await
                 .map_err(|_| Failure::Io("database is locked".into()))?;
             self.writing = Some(slot);
         }
-        let outcome = tokio::task::block_in_place(|| execute(self.conn(), sql, params));
-        if self.conn().is_autocommit() {
+        self.stats.run.fetch_add(1, Ordering::Relaxed);
+        let outcome = execute(self.conn(), sql, params);
+        if self.writing.is_some() && self.conn().is_autocommit() {
             self.writing = None;
+            self.committed();
         }
         outcome
+    }
+
+    /// Counts a commit; every [`COMMITS_PER_CHECKPOINT`] a background thread
+    /// checkpoints the WAL into the database file.
+    fn committed(&self) {
+        let Some((_, path, commits)) = &self.database else {
+            return;
+        };
+        if commits.fetch_add(1, Ordering::Relaxed) + 1 < COMMITS_PER_CHECKPOINT {
+            return;
+        }
+        commits.store(0, Ordering::Relaxed);
+        let path = path.clone();
+        let stats = self.stats.clone();
+        tokio::task::spawn_blocking(move || {
+            // PASSIVE: never waits for readers or writers; what it cannot
+            // copy now goes with the next one.
+            let checkpoint = open_file(&path)
+                .and_then(|conn| conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())));
+            match checkpoint {
+                Ok(()) => {
+                    stats.checkpoints.fetch_add(1, Ordering::Relaxed);
+                }
+                Err(e) => tracing::warn!(path = %path.display(), "WAL checkpoint failed: {e}"),
+            }
+        });
     }
 }
 
@@ -91,9 +190,10 @@ impl Drop for SqliteHandle {
     /// An unfinished transaction is rolled back before the connection goes
     /// back to the pool and the slot is freed.
     fn drop(&mut self) {
-        let Some(conn) = self.conn.take() else {
+        let Some(pooled) = self.pooled.take() else {
             return;
         };
+        let conn = &pooled.conn;
         if !conn.is_autocommit() && conn.execute_batch("ROLLBACK").is_err() {
             return;
         }
@@ -104,10 +204,10 @@ impl Drop for SqliteHandle {
         if has_temp_objects {
             return;
         }
-        if let Some(idle) = &self.idle {
+        if let Some((idle, _, _)) = &self.database {
             let mut idle = idle.lock().unwrap_or_else(|e| e.into_inner());
             if idle.len() < IDLE_CONNECTIONS {
-                idle.push(conn);
+                idle.push(pooled);
             }
         }
     }
@@ -131,11 +231,17 @@ impl SqliteDatabases {
                         location: location.clone(),
                         writer: Arc::default(),
                         idle: Arc::default(),
+                        commits: Arc::default(),
                     };
                     (label.clone(), database)
                 })
                 .collect(),
+            stats: Arc::default(),
         }
+    }
+
+    pub fn stats(&self) -> &SqliteStats {
+        &self.stats
     }
 
     fn open(&self, allowed: &[String], label: &str) -> Result<SqliteHandle, Failure> {
@@ -143,28 +249,48 @@ impl SqliteDatabases {
             return Err(Failure::AccessDenied);
         }
         let database = self.databases.get(label).ok_or(Failure::NoSuchDatabase)?;
-        let (conn, idle) = match &database.location {
-            StoreLocation::InMemory => (Connection::open_in_memory(), None),
+        let io = |e: rusqlite::Error| Failure::Io(e.to_string());
+        let (pooled, lent_from) = match &database.location {
+            StoreLocation::InMemory => {
+                (new_pooled(Connection::open_in_memory().map_err(io)?)?, None)
+            }
             StoreLocation::File(path) => {
-                let pooled = database
+                let idle = database
                     .idle
                     .lock()
                     .unwrap_or_else(|e| e.into_inner())
                     .pop();
-                let conn = pooled.map_or_else(|| open_file(path), Ok);
-                (conn, Some(database.idle.clone()))
+                let pooled = match idle {
+                    Some(pooled) => pooled,
+                    None => {
+                        let conn = tokio::task::block_in_place(|| open_pooled(path)).map_err(io)?;
+                        new_pooled(conn)?
+                    }
+                };
+                let lent_from = (
+                    database.idle.clone(),
+                    path.clone(),
+                    database.commits.clone(),
+                );
+                (pooled, Some(lent_from))
             }
         };
-        let conn = conn.map_err(|e| Failure::Io(e.to_string()))?;
-        conn.busy_timeout(BUSY_TIMEOUT)
-            .map_err(|e| Failure::Io(e.to_string()))?;
         Ok(SqliteHandle {
-            conn: Some(conn),
-            idle,
+            pooled: Some(pooled),
+            database: lent_from,
             writer: database.writer.clone(),
             writing: None,
+            stats: self.stats.clone(),
         })
     }
+}
+
+fn new_pooled(conn: Connection) -> Result<Pooled, Failure> {
+    conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
+    Ok(Pooled {
+        conn,
+        prepared: HashSet::new(),
+    })
 }
 
 fn open_file(path: &PathBuf) -> rusqlite::Result<Connection> {
@@ -175,6 +301,13 @@ fn open_file(path: &PathBuf) -> rusqlite::Result<Connection> {
     conn.busy_timeout(BUSY_TIMEOUT)?;
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", "NORMAL")?;
+    Ok(conn)
+}
+
+/// A connection for the pool: checkpoints are the background thread's.
+fn open_pooled(path: &PathBuf) -> rusqlite::Result<Connection> {
+    let conn = open_file(path)?;
+    conn.pragma_update(None, "wal_autocheckpoint", 0)?;
     Ok(conn)
 }
 
@@ -248,9 +381,7 @@ macro_rules! sqlite_interface {
 
         impl HostConnection for HostState {
             async fn open(&mut self, database: String) -> wasmtime::Result<Result<Resource<SqliteHandle>, Error>> {
-                let opened = tokio::task::block_in_place(|| {
-                    self.app.sqlite.open(&self.component.sqlite_databases, &database)
-                });
+                let opened = self.app.sqlite.open(&self.component.sqlite_databases, &database);
                 match opened {
                     Ok(handle) => Ok(Ok(self.table.push(handle)?)),
                     Err(failure) => Ok(Err(failure.into())),

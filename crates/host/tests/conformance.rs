@@ -234,6 +234,106 @@ fn sqlite_concurrent_writers_queue_and_an_abandoned_transaction_is_rolled_back()
     }
 }
 
+/// A guest that traps inside a transaction leaves no lock behind: its
+/// connection is rolled back and the next writer commits at once.
+#[test]
+fn sqlite_a_guest_trapping_inside_a_transaction_does_not_block_the_next_writer() {
+    let host = Host::start(&app_manifest(), &[], &[]);
+    sqlite(
+        &host,
+        "v2",
+        json!([{"sql": "CREATE TABLE trapped (n INTEGER)", "params": []}]),
+    );
+    let body = json!({"database": "default", "api": "v2", "trap": true, "statements": [
+        {"sql": "BEGIN IMMEDIATE", "params": []},
+        {"sql": "INSERT INTO trapped VALUES (1)", "params": []},
+    ]});
+    let (status, _) = host.post("/sqlite", &body.to_string());
+    assert_eq!(status, 500, "the guest trapped");
+    let next = sqlite(
+        &host,
+        "v2",
+        json!([
+            {"sql": "BEGIN IMMEDIATE", "params": []},
+            {"sql": "INSERT INTO trapped VALUES (2)", "params": []},
+            {"sql": "COMMIT", "params": []},
+            {"sql": "SELECT n FROM trapped", "params": []},
+        ]),
+    );
+    assert!(next.iter().all(|r| r.get("error").is_none()), "{next:?}");
+    assert_eq!(next[3]["rows"], json!([[2]]), "the trapped insert is gone");
+}
+
+/// A transaction spans calls on one connection and is invisible to the
+/// database's other connections until it commits.
+#[test]
+fn sqlite_a_transaction_spans_calls_and_is_invisible_until_commit() {
+    let host = Host::start(&app_manifest(), &[], &[]);
+    let results = sqlite(
+        &host,
+        "v2",
+        json!([
+            {"sql": "CREATE TABLE isolated (n INTEGER)", "params": []},
+            {"sql": "BEGIN", "params": [], "connection": 0},
+            {"sql": "INSERT INTO isolated VALUES (1)", "params": [], "connection": 0},
+            {"sql": "SELECT COUNT(*) FROM isolated", "params": [], "connection": 0},
+            {"sql": "SELECT COUNT(*) FROM isolated", "params": [], "connection": 1},
+            {"sql": "COMMIT", "params": [], "connection": 0},
+            {"sql": "SELECT COUNT(*) FROM isolated", "params": [], "connection": 1},
+        ]),
+    );
+    assert!(
+        results.iter().all(|r| r.get("error").is_none()),
+        "{results:?}"
+    );
+    assert_eq!(
+        results[3]["rows"],
+        json!([[1]]),
+        "seen inside the transaction"
+    );
+    assert_eq!(
+        results[4]["rows"],
+        json!([[0]]),
+        "not seen by another connection"
+    );
+    assert_eq!(
+        results[6]["rows"],
+        json!([[1]]),
+        "seen by it after the commit"
+    );
+}
+
+/// Connections are pooled with their prepared statements: running the same
+/// statements again and again parses them once per pooled connection, not
+/// once per use (the host's metrics hook counts both).
+#[test]
+fn sqlite_statements_are_prepared_once_per_pooled_connection() {
+    let host = Host::start(&app_manifest(), &["--test-clock"], &[]);
+    sqlite(
+        &host,
+        "v2",
+        json!([{"sql": "CREATE TABLE reused (n INTEGER)", "params": []}]),
+    );
+    let metrics = || host.json("/.well-known/fleetjobs/metrics")["sqlite"].clone();
+    let before = metrics();
+    for n in 0..100 {
+        sqlite(
+            &host,
+            "v2",
+            json!([
+                {"sql": "INSERT INTO reused VALUES (?)", "params": [n]},
+                {"sql": "SELECT COUNT(*) FROM reused", "params": []},
+            ]),
+        );
+    }
+    let after = metrics();
+    let delta = |key: &str| after[key].as_u64().unwrap() - before[key].as_u64().unwrap();
+    assert_eq!(delta("statementsRun"), 200);
+    // Requests here run one at a time, so one pooled connection serves them:
+    // its two statements are prepared once.
+    assert!(delta("statementsPrepared") <= 2, "{before} → {after}");
+}
+
 #[test]
 fn variables_defaults_templates_and_environment() {
     let host = Host::start(

@@ -4,6 +4,9 @@
 //! → `{"results": [{"columns": [..], "rows": [[..]]} | {"error": "<Debug>"}]}`; v3 results also carry
 //! `"changes"` and `"last_insert_rowid"`. If `open` fails: `{"error": "<Debug>"}`.
 //! `api` defaults to "v2", `database` to "default", `params` to `[]`.
+//! With v2 a statement may say `"connection": N` to run on the guest's N-th connection to the
+//! database (opened on first use; default 0), and `"trap": true` in the body makes the guest trap
+//! after its statements, with whatever transaction it left open.
 //!
 //! Value mapping (both ways): integer ↔ JSON integer, real ↔ `{"real": f64}`, text ↔ JSON string,
 //! blob ↔ `{"blob": [u8, ...]}`, null ↔ null. v2 = `fermyon:spin/sqlite@2.0.0`, v3 = `spin:sqlite/sqlite@3.0.0`.
@@ -21,6 +24,8 @@ struct Body {
     #[serde(default = "default_api")]
     api: String,
     statements: Vec<Statement>,
+    #[serde(default)]
+    trap: bool,
 }
 
 #[derive(Deserialize)]
@@ -28,6 +33,8 @@ struct Statement {
     sql: String,
     #[serde(default)]
     params: Vec<Json>,
+    #[serde(default)]
+    connection: usize,
 }
 
 fn default_database() -> String {
@@ -159,24 +166,35 @@ fn params<V: From<Val>>(stmt: &Statement) -> Result<Vec<V>, Json> {
 }
 
 fn run_v2(body: &Body) -> Json {
-    let conn = match sqlite::Connection::open(&body.database) {
-        Ok(c) => c,
-        Err(e) => return json!({ "error": format!("{e:?}") }),
-    };
-    let results: Vec<Json> = body
-        .statements
-        .iter()
-        .map(|stmt| {
-            let params = match params::<sqlite::Value>(stmt) {
-                Ok(p) => p,
-                Err(e) => return e,
-            };
-            match conn.execute(&stmt.sql, &params) {
+    let mut connections: Vec<sqlite::Connection> = Vec::new();
+    let mut results: Vec<Json> = Vec::new();
+    for stmt in &body.statements {
+        while connections.len() <= stmt.connection {
+            match sqlite::Connection::open(&body.database) {
+                Ok(c) => connections.push(c),
+                Err(e) => return json!({ "error": format!("{e:?}") }),
+            }
+        }
+        let params = match params::<sqlite::Value>(stmt) {
+            Ok(p) => p,
+            Err(e) => {
+                results.push(e);
+                continue;
+            }
+        };
+        results.push(
+            match connections[stmt.connection].execute(&stmt.sql, &params) {
                 Ok(r) => Json::Object(r.to_json_map()),
                 Err(e) => json!({ "error": format!("{e:?}") }),
-            }
-        })
-        .collect();
+            },
+        );
+    }
+    if body.trap {
+        panic!(
+            "trapping with {} connection(s) open, as asked",
+            connections.len()
+        );
+    }
     json!({ "results": results })
 }
 
