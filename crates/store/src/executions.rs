@@ -52,19 +52,22 @@ impl<S: Sql> Store<S> {
                 "job_id = ?1 AND thing_name = ?2 AND execution_number = ?3",
                 params![job_id, thing_name, n],
             )?,
+            // The latest, picked here: with an ORDER BY on a column the
+            // WHERE binds, SQLite (STAT4) re-prepares a cached statement on
+            // every use. A thing has few executions of one job.
             None => self.executions_where(
-                "job_id = ?1 AND thing_name = ?2 ORDER BY execution_number DESC LIMIT 1",
+                "job_id = ?1 AND thing_name = ?2",
                 params![job_id, thing_name],
             )?,
         };
-        Ok(found.into_iter().next())
+        Ok(found.into_iter().max_by_key(|e| e.execution_number))
     }
 
     /// A thing's QUEUED and IN_PROGRESS executions, in pending-list order.
     pub fn pending_for_thing(&self, thing_name: &str) -> Result<Vec<Execution>> {
+        // Sorted here, not by SQL (see `execution`).
         let mut pending = self.executions_where(
-            "thing_name = ?1 AND status IN ('IN_PROGRESS', 'QUEUED')
-             ORDER BY status = 'QUEUED', queued_at, job_id",
+            "thing_name = ?1 AND status IN ('IN_PROGRESS', 'QUEUED')",
             params![thing_name],
         )?;
         pending.sort_by(fleetjobs_core::notify::pending_order);
