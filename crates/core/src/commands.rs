@@ -9,7 +9,9 @@ use crate::job::{CancelJob, CancelScope, UpdateJob};
 use crate::model::{
     Execution, ExecutionStatus, Job, JobStatus, StatusCounts, StatusDetails, Targets,
 };
-use crate::outcome::{Changes, Due, Event, FollowUp, JobWrite, Outcome, PendingLists, BATCH};
+use crate::outcome::{
+    Changes, Due, Event, FollowUp, JobWrite, Outcome, PendingLists, BATCH, RELEASE_BATCH,
+};
 use crate::schedule::ScheduleStep;
 use crate::time::Timestamp;
 use crate::Rejection;
@@ -57,15 +59,17 @@ fn canceled(outcome: &mut Outcome, previous: &Job, next: Job, scope: CancelScope
     outcome.due.insert(job_id, Due::At(Some(now)));
 }
 
-/// Releases what the rollout pace allows now (the executions follow in the
-/// same transaction); returns the job as released.
+/// Releases what the rollout pace allows now, at most [`RELEASE_BATCH`]
+/// (the executions follow in the same transaction); returns the job as
+/// released.
 fn release_into(
     outcome: &mut Outcome,
     job: &Job,
     counts: &StatusCounts,
     now: Timestamp,
 ) -> Option<Job> {
-    let release = job.release(now, counts.get(ExecutionStatus::Succeeded))?;
+    let succeeded = counts.get(ExecutionStatus::Succeeded);
+    let release = job.release_at_most(now, succeeded, RELEASE_BATCH)?;
     outcome.events.push(Event::Released(release.count));
     outcome.follow_ups.push(FollowUp::Release {
         job: Box::new(release.job.clone()),
@@ -75,17 +79,17 @@ fn release_into(
 }
 
 /// CreateJob, once the request is a valid job and its targets are resolved
-/// to distinct things: the job with its targets queued, and what its pace
+/// and queued (`queued` distinct things): the job, and what its pace
 /// releases at once.
-pub fn create_job(job: Job, things: Vec<String>, now: Timestamp) -> Outcome {
+pub fn create_job(job: Job, queued: u64, now: Timestamp) -> Outcome {
     let mut job = job;
-    job.rollout.pending_targets = things.len() as u64;
+    job.rollout.pending_targets = queued;
     let mut outcome = Outcome::default();
     let job = release_into(&mut outcome, &job, &StatusCounts::default(), now).unwrap_or(job);
     outcome
         .due
         .insert(job.job_id.clone(), Due::At(job.next_due(now)));
-    outcome.job = Some(JobWrite::Insert { job, queue: things });
+    outcome.job = Some(JobWrite::Insert { job });
     outcome
 }
 

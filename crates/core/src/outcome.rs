@@ -20,6 +20,11 @@ pub const BATCH: usize = 1000;
 /// (each in its own transaction); the sweeper continues the rest.
 pub const INLINE_BATCHES: usize = 5;
 
+/// Targets one transaction releases (CreateJob's own included): a job for
+/// any number of things is answered at once, the sweeper releasing the rest
+/// a batch per transaction.
+pub const RELEASE_BATCH: u64 = BATCH as u64;
+
 /// The pending lists (QUEUED and IN_PROGRESS executions, in
 /// [`crate::notify::pending_order`]) of the things a command touches, as they
 /// were before it. The caller loads one per thing it hands to the core.
@@ -28,8 +33,8 @@ pub type PendingLists = BTreeMap<String, Vec<Execution>>;
 /// A change of a job row.
 #[derive(Debug, Clone, PartialEq)]
 pub enum JobWrite {
-    /// A new job, and the targets its rollout will release, in order.
-    Insert { job: Job, queue: Vec<String> },
+    /// A new job (its targets are already queued for release).
+    Insert { job: Job },
     /// Applies only while the stored row is still at `previous_version`.
     /// `clear_queue`: targets not yet released are dropped (a cancel).
     Update {

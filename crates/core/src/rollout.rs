@@ -44,6 +44,12 @@ impl Job {
     /// when a one-minute window opens, so crossing a threshold mid-window does
     /// not cascade.
     pub fn release(&self, now: Timestamp, succeeded: u64) -> Option<Release> {
+        self.release_at_most(now, succeeded, u64::MAX)
+    }
+
+    /// [`Self::release`], at most `limit` targets (one transaction's worth;
+    /// the rest stays pending and the job stays due).
+    pub fn release_at_most(&self, now: Timestamp, succeeded: u64, limit: u64) -> Option<Release> {
         let pending = self.rollout.pending_targets;
         if pending == 0 || !self.may_release(now) {
             return None;
@@ -66,7 +72,7 @@ impl Job {
                     .saturating_sub(progress.released_in_window)
             }
         };
-        let count = allowance.min(pending);
+        let count = allowance.min(pending).min(limit);
         if count == 0 {
             return None;
         }

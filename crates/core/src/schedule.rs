@@ -159,12 +159,18 @@ impl Job {
         let end = scheduling
             .and_then(SchedulingConfig::end)
             .filter(|_| !self.end_applied);
-        // Targets wait: the next pacing window (a pass releases what the
-        // current one allows).
+        // Targets wait: now while the current pacing window (or no pace)
+        // allows more, else the next window.
+        let progress = &self.rollout;
         let release =
-            (self.rollout.pending_targets > 0 && self.may_release(now)).then(|| {
-                match self.rollout.window_start {
-                    Some(window) if self.config.rollout.is_some() => window.plus_minutes(1),
+            (progress.pending_targets > 0 && self.may_release(now)).then(|| {
+                match progress.window_start {
+                    Some(window)
+                        if self.config.rollout.is_some()
+                            && progress.released_in_window >= progress.window_rate =>
+                    {
+                        window.plus_minutes(1)
+                    }
                     _ => now,
                 }
             });

@@ -14,6 +14,7 @@
 //!   checkpoint: the pooled connections have automatic checkpoints off, and
 //!   a background thread checkpoints the WAL after every
 //!   [`COMMITS_PER_CHECKPOINT`] commits (the only fsyncs).
+//!
 //! So a statement is CPU work of microseconds, run where the guest runs, like
 //! the guest's own code; only opening a new connection (a directory check and
 //! the pragmas) goes to `block_in_place`.
@@ -48,7 +49,7 @@ const STATEMENT_CACHE: usize = 256;
 /// The configured databases, by label, and what their statements cost.
 #[derive(Default)]
 pub struct SqliteDatabases {
-    databases: BTreeMap<String, Database>,
+    databases: BTreeMap<String, Arc<Database>>,
     stats: Arc<SqliteStats>,
 }
 
@@ -68,8 +69,8 @@ pub struct SqliteStats {
 struct Database {
     location: StoreLocation,
     writer: Arc<Mutex<()>>,
-    idle: Arc<std::sync::Mutex<Vec<Pooled>>>,
-    commits: Arc<AtomicU64>,
+    idle: std::sync::Mutex<Vec<Pooled>>,
+    commits: AtomicU64,
 }
 
 /// Idle connections kept per database file: open, in WAL mode, with their
@@ -86,8 +87,8 @@ struct Pooled {
 /// the database's pool (or its own, in memory).
 pub struct SqliteHandle {
     pooled: Option<Pooled>,
-    /// Where the connection goes back to; none for an in-memory database.
-    database: Option<(Arc<std::sync::Mutex<Vec<Pooled>>>, PathBuf, Arc<AtomicU64>)>,
+    /// The database file it was lent from; none for an in-memory database.
+    database: Option<Arc<Database>>,
     writer: Arc<Mutex<()>>,
     /// The writer slot, while this connection writes.
     writing: Option<OwnedMutexGuard<()>>,
@@ -162,13 +163,16 @@ impl SqliteHandle {
     /// Counts a commit; every [`COMMITS_PER_CHECKPOINT`] a background thread
     /// checkpoints the WAL into the database file.
     fn committed(&self) {
-        let Some((_, path, commits)) = &self.database else {
+        let Some(database) = &self.database else {
             return;
         };
-        if commits.fetch_add(1, Ordering::Relaxed) + 1 < COMMITS_PER_CHECKPOINT {
+        let StoreLocation::File(path) = &database.location else {
+            return;
+        };
+        if database.commits.fetch_add(1, Ordering::Relaxed) + 1 < COMMITS_PER_CHECKPOINT {
             return;
         }
-        commits.store(0, Ordering::Relaxed);
+        database.commits.store(0, Ordering::Relaxed);
         let path = path.clone();
         let stats = self.stats.clone();
         tokio::task::spawn_blocking(move || {
@@ -204,8 +208,8 @@ impl Drop for SqliteHandle {
         if has_temp_objects {
             return;
         }
-        if let Some((idle, _, _)) = &self.database {
-            let mut idle = idle.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(database) = &self.database {
+            let mut idle = database.idle.lock().unwrap_or_else(|e| e.into_inner());
             if idle.len() < IDLE_CONNECTIONS {
                 idle.push(pooled);
             }
@@ -230,10 +234,10 @@ impl SqliteDatabases {
                     let database = Database {
                         location: location.clone(),
                         writer: Arc::default(),
-                        idle: Arc::default(),
-                        commits: Arc::default(),
+                        idle: Default::default(),
+                        commits: AtomicU64::new(0),
                     };
-                    (label.clone(), database)
+                    (label.clone(), Arc::new(database))
                 })
                 .collect(),
             stats: Arc::default(),
@@ -267,12 +271,7 @@ impl SqliteDatabases {
                         new_pooled(conn)?
                     }
                 };
-                let lent_from = (
-                    database.idle.clone(),
-                    path.clone(),
-                    database.commits.clone(),
-                );
-                (pooled, Some(lent_from))
+                (pooled, Some(database.clone()))
             }
         };
         Ok(SqliteHandle {

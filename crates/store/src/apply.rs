@@ -67,10 +67,7 @@ impl<S: Sql> Store<S> {
     pub(crate) fn apply(&self, outcome: &Outcome, now: Timestamp) -> Result<Vec<FollowUp>> {
         match &outcome.job {
             None => {}
-            Some(JobWrite::Insert { job, queue }) => {
-                self.insert_job(job)?;
-                self.push_pending_targets(&job.job_id, queue)?;
-            }
+            Some(JobWrite::Insert { job }) => self.insert_job(job)?,
             Some(JobWrite::Update {
                 previous_version,
                 next,

@@ -1,6 +1,6 @@
 //! Job rows, their target tables and the queue of targets not yet released.
 
-use fleetjobs_core::model::{JobStatus, JobType};
+use fleetjobs_core::model::{JobStatus, JobType, Targets};
 use fleetjobs_core::{Job, Rejection, Timestamp};
 
 use crate::codec::{decode_token, job_body, job_from_row, Page};
@@ -213,20 +213,27 @@ impl<S: Sql> Store<S> {
         Ok(!rows.is_empty())
     }
 
-    /// Queues resolved targets for a paced rollout, after those already queued.
-    pub fn push_pending_targets(&self, job_id: &str, things: &[String]) -> Result<()> {
-        let rows = self.sql.query(
-            "SELECT COALESCE(MAX(seq), 0) FROM job_pending_targets WHERE job_id = ?1",
-            params![job_id],
+    /// Queues a new job's targets for release: its things and its groups'
+    /// members, distinct, in name order, in one statement whatever their
+    /// number. Returns how many.
+    pub fn queue_targets(&self, job_id: &str, targets: &Targets) -> Result<u64> {
+        let json = |names: &[String]| serde_json::Value::from(names.to_vec()).to_string();
+        let queued = self.sql.execute(
+            "INSERT INTO job_pending_targets (job_id, seq, thing_name)
+             SELECT ?1, ROW_NUMBER() OVER (ORDER BY thing_name), thing_name FROM (
+                 SELECT thing_name FROM things
+                 WHERE thing_name IN (SELECT value FROM json_each(?2))
+                 UNION
+                 SELECT thing_name FROM thing_group_members
+                 WHERE group_name IN (SELECT value FROM json_each(?3))
+             )",
+            params![
+                job_id,
+                json(&targets.thing_names),
+                json(&targets.thing_group_names)
+            ],
         )?;
-        let start = rows[0].int(0)?;
-        for (i, thing) in things.iter().enumerate() {
-            self.sql.execute(
-                "INSERT INTO job_pending_targets (job_id, seq, thing_name) VALUES (?1, ?2, ?3)",
-                params![job_id, start + 1 + i as i64, thing],
-            )?;
-        }
-        Ok(())
+        Ok(queued)
     }
 
     /// Takes the next `count` targets off the queue.

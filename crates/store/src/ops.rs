@@ -40,9 +40,8 @@ fn written_job(outcome: &Outcome) -> Result<Job> {
 }
 
 impl<S: Sql> Store<S> {
-    /// Resolves target things and groups to distinct thing names; unknown
-    /// targets are refused.
-    fn resolve_targets(&self, targets: &Targets) -> Result<Vec<String>> {
+    /// Unknown target things or groups are refused.
+    fn check_targets_exist(&self, targets: &Targets) -> Result<()> {
         let missing = self.missing_things(&targets.thing_names)?;
         if let Some(name) = missing.first() {
             return Err(Rejection::ResourceNotFound(format!(
@@ -50,7 +49,6 @@ impl<S: Sql> Store<S> {
             ))
             .into());
         }
-        let mut things: BTreeSet<String> = targets.thing_names.iter().cloned().collect();
         for group in &targets.thing_group_names {
             if self.group(group)?.is_none() {
                 return Err(Rejection::ResourceNotFound(format!(
@@ -58,6 +56,16 @@ impl<S: Sql> Store<S> {
                 ))
                 .into());
             }
+        }
+        Ok(())
+    }
+
+    /// Resolves target things and groups to distinct thing names; unknown
+    /// targets are refused.
+    fn resolve_targets(&self, targets: &Targets) -> Result<Vec<String>> {
+        self.check_targets_exist(targets)?;
+        let mut things: BTreeSet<String> = targets.thing_names.iter().cloned().collect();
+        for group in &targets.thing_group_names {
             things.extend(self.all_group_members(group)?);
         }
         Ok(things.into_iter().collect())
@@ -77,8 +85,9 @@ impl<S: Sql> Store<S> {
         })
     }
 
-    /// CreateJob: validates, resolves the targets, and releases what the
-    /// rollout allows at once, in the same transaction.
+    /// CreateJob: validates, queues the targets (set-based, whatever their
+    /// number) and releases the first batch the rollout allows, in one
+    /// transaction; the sweeper releases the rest.
     pub fn create_job(
         &self,
         request: CreateJob,
@@ -87,8 +96,9 @@ impl<S: Sql> Store<S> {
     ) -> Result<Job> {
         let job = request.into_job(generated_id, now)?;
         self.run(now, |store| {
-            let things = store.resolve_targets(&job.targets)?;
-            let outcome = commands::create_job(job, things, now);
+            store.check_targets_exist(&job.targets)?;
+            let queued = store.queue_targets(&job.job_id, &job.targets)?;
+            let outcome = commands::create_job(job, queued, now);
             let job = written_job(&outcome)?;
             Ok((outcome, job))
         })

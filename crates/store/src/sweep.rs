@@ -6,7 +6,7 @@
 //! replica) finds nothing left to do instead of doing it twice.
 
 use fleetjobs_core::commands;
-use fleetjobs_core::outcome::{Event, FollowUp};
+use fleetjobs_core::outcome::{Event, FollowUp, RELEASE_BATCH};
 use fleetjobs_core::time::DAY_MS;
 use fleetjobs_core::{Rejection, Timestamp};
 
@@ -20,6 +20,9 @@ pub struct SweepOptions {
     pub jobs: usize,
     /// Executions timed out per pass.
     pub timeouts: usize,
+    /// Extra release transactions ([`RELEASE_BATCH`] targets each) a pass
+    /// may run for jobs with more targets waiting than one releases.
+    pub release_batches: usize,
     /// Transactions of job-wide cancels and deletions (a
     /// [`fleetjobs_core::outcome::BATCH`] of executions each) per pass.
     pub deletion_batches: usize,
@@ -37,6 +40,7 @@ impl Default for SweepOptions {
         SweepOptions {
             jobs: 100,
             timeouts: 1000,
+            release_batches: 20,
             deletion_batches: 5,
             retention_ms: DEFAULT_RETENTION_DAYS * DAY_MS,
             reply_memory_ms: DAY_MS,
@@ -72,8 +76,19 @@ impl<S: Sql> Store<S> {
         // Only what is due: a job waits (no cost) until its next pacing
         // window, start, end or a change of its executions.
         let mut batches = Vec::new();
+        let mut release_budget = options.release_batches;
         for job_id in self.due_job_ids(now, options.jobs)? {
-            batches.extend(skip_if_gone(self.tick(&job_id, now, &mut report))?);
+            // A job releasing a full batch ticks again (a transaction each)
+            // while the pass's budget lasts: a big job's targets are
+            // released in one pass or a few.
+            loop {
+                let (more, released) = skip_if_gone(self.tick(&job_id, now, &mut report))?;
+                batches.extend(more);
+                if released < RELEASE_BATCH || release_budget == 0 {
+                    break;
+                }
+                release_budget -= 1;
+            }
         }
         self.sweep_batches(batches, now, options.deletion_batches, &mut report)?;
         let expired_before = Timestamp(now.0 - options.retention_ms);
@@ -88,28 +103,32 @@ impl<S: Sql> Store<S> {
     }
 
     /// One job's tick in its own transaction; returns its job-wide batches
-    /// still to do.
+    /// still to do and how many targets it released.
     fn tick(
         &self,
         job_id: &str,
         now: Timestamp,
         report: &mut SweepReport,
-    ) -> Result<Vec<FollowUp>> {
+    ) -> Result<(Vec<FollowUp>, u64)> {
         self.transaction(|store| {
             let Some(job) = store.job(job_id)? else {
-                return Ok(Vec::new());
+                return Ok((Vec::new(), 0));
             };
             let outcome = commands::tick(&job, &store.status_counts(job_id)?, now)?;
+            let mut released = 0;
             for event in &outcome.events {
                 match event {
                     Event::Rescheduled => report.rescheduled += 1,
-                    Event::Released(count) => report.released += count,
+                    Event::Released(count) => {
+                        released += count;
+                        report.released += count;
+                    }
                     Event::Aborted => report.aborted += 1,
                     Event::Ended => report.ended += 1,
                     Event::Completed => report.completed += 1,
                 }
             }
-            store.apply(&outcome, now)
+            Ok((store.apply(&outcome, now)?, released))
         })
     }
 

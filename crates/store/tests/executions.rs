@@ -286,6 +286,7 @@ fn deleting_a_job_with_many_executions_goes_in_batches() {
         json!({"targets": {"thingGroupNames": ["fleet"]}, "document": {}}),
         noon(),
     );
+    release_all(&store, "big", noon());
     let err = store.delete_job("big", false, noon()).unwrap_err();
     assert!(matches!(
         err,

@@ -234,10 +234,8 @@ impl Model {
     fn apply(&mut self, outcome: &Outcome, now: Timestamp) -> Vec<FollowUp> {
         match &outcome.job {
             None => {}
-            Some(JobWrite::Insert { job, queue }) => {
+            Some(JobWrite::Insert { job }) => {
                 self.jobs.insert(job.job_id.clone(), job.clone());
-                self.queues
-                    .insert(job.job_id.clone(), queue.iter().cloned().collect());
             }
             Some(JobWrite::Update {
                 previous_version,
@@ -438,7 +436,10 @@ impl Model {
                 for group in &job.targets.thing_group_names {
                     things.extend(self.members.get(group).into_iter().flatten().cloned());
                 }
-                let outcome = commands::create_job(job, things.into_iter().collect(), now);
+                let queued = things.len() as u64;
+                self.queues
+                    .insert(job.job_id.clone(), things.into_iter().collect());
+                let outcome = commands::create_job(job, queued, now);
                 self.decide(Ok(outcome), now)
             }
             Command::Update { thing, job, status } => {

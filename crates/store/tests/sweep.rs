@@ -322,6 +322,7 @@ fn sweep_finishes_a_cancel_too_big_for_its_request() {
     fleet_group(&store, 6500);
     let everyone = json!({"targets": {"thingGroupNames": ["fleet"]}, "document": {"v": 1}});
     create_job(&store, "wide", everyone, noon());
+    release_all(&store, "wide", noon());
     store
         .cancel_job("wide", &Default::default(), noon())
         .unwrap();
@@ -500,4 +501,44 @@ fn sweep_no_job_is_starved_by_many_idle_continuous_jobs() {
             <= 1,
         "the idle continuous jobs are not due"
     );
+}
+
+/// CreateJob is bounded whatever the group's size: the request queues every
+/// target in one statement and releases the first batch (with its notices);
+/// the job shows the rest as pending; the sweeper releases them, a batch per
+/// transaction, and a stop in between loses nothing (the queue is stored).
+#[test]
+fn create_job_for_a_big_group_releases_one_batch_and_the_sweeper_the_rest() {
+    let store = memory_store();
+    fleet_group(&store, 3500);
+    let everyone = json!({"targets": {"thingGroupNames": ["fleet"]}, "document": {"v": 1}});
+    let job = create_job(&store, "big", everyone, noon());
+    assert_eq!(
+        (job.rollout.released, job.rollout.pending_targets),
+        (1000, 2500)
+    );
+    assert_eq!(executions(&store, "big"), 1000);
+    assert_eq!(
+        drain_outbox(&store).len(),
+        2000,
+        "notify and notify-next for each released thing"
+    );
+    assert_eq!(
+        store.due_job_ids(noon(), 10).unwrap(),
+        ["big"],
+        "due at once while targets wait"
+    );
+    // A pass with room for one extra release transaction, as if the host
+    // stopped after it: the queue keeps the rest.
+    let options = SweepOptions {
+        release_batches: 1,
+        ..SweepOptions::default()
+    };
+    assert_eq!(store.sweep(noon(), &options).unwrap().released, 2000);
+    assert_eq!(executions(&store, "big"), 3000);
+    assert_eq!(sweep(&store, noon()).released, 500);
+    assert_eq!(executions(&store, "big"), 3500);
+    let counts = store.status_counts("big").unwrap();
+    assert_eq!(counts.get(Queued), 3500);
+    assert_eq!(store.existing_job("big").unwrap().rollout.pending_targets, 0);
 }

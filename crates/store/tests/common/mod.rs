@@ -73,3 +73,14 @@ pub fn drain_outbox(store: &Store<NativeSql>) -> Vec<(String, serde_json::Value)
         .map(|m| (m.topic, serde_json::from_slice(&m.payload).unwrap()))
         .collect()
 }
+
+/// Sweeps until every target of `job_id` has its execution: CreateJob
+/// releases the first batch, the sweeper the rest.
+#[allow(dead_code)]
+pub fn release_all(store: &Store<NativeSql>, job_id: &str, now: Timestamp) {
+    while store.existing_job(job_id).unwrap().rollout.pending_targets > 0 {
+        store
+            .sweep(now, &fleetjobs_store::SweepOptions::default())
+            .unwrap();
+    }
+}
