@@ -540,5 +540,8 @@ fn create_job_for_a_big_group_releases_one_batch_and_the_sweeper_the_rest() {
     assert_eq!(executions(&store, "big"), 3500);
     let counts = store.status_counts("big").unwrap();
     assert_eq!(counts.get(Queued), 3500);
-    assert_eq!(store.existing_job("big").unwrap().rollout.pending_targets, 0);
+    assert_eq!(
+        store.existing_job("big").unwrap().rollout.pending_targets,
+        0
+    );
 }
