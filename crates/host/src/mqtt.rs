@@ -1,18 +1,19 @@
 //! `fermyon:spin/mqtt@2.0.0`: outbound publish with rumqttc. Connections are
-//! pooled by broker and credentials, several per broker (a guest's
-//! `client_id` only names its connection, so the pool uses ids of its own),
-//! which makes a component's per-request `open` cheap; `publish` returns once
-//! the broker acknowledged (QoS1/2) or the message was written (QoS0), as
-//! Spin's does. A connection
-//! that fails is dropped from the pool, with what it had queued, so a guest
-//! learns of an outage at once and the next `open` connects afresh.
+//! pooled by broker and credentials (a guest's `client_id` only names its
+//! connection, so the pool uses ids of its own), which makes a component's
+//! per-request `open` cheap. `publish` returns once the broker acknowledged
+//! (QoS1/2) or the message was written (QoS0), as Spin's does; publishes are
+//! pipelined: many guests' messages are in flight on one connection at once,
+//! each waiting for the acknowledgement of its own packet id. A connection
+//! that fails is dropped from the pool, failing what it had in flight, so a
+//! guest learns of an outage at once and the next `open` connects afresh.
 
-use std::collections::HashMap;
-use std::sync::Arc;
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Weak};
 use std::time::Duration;
 
 use rumqttc::{AsyncClient, Event, MqttOptions, NetworkOptions, Outgoing, Packet, QoS as MqttQos};
-use tokio::sync::{mpsc, Mutex};
+use tokio::sync::{oneshot, Mutex};
 use wasmtime::component::Resource;
 
 use crate::app::HostState;
@@ -20,25 +21,65 @@ use crate::bindings::fermyon::spin::mqtt::{Error, Host, HostConnection, Qos};
 
 const PUBLISH_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// What the event loop reports to the publisher waiting on it.
-enum Progress {
-    Written,
-    Acknowledged,
-    Failed(String),
-}
-
-struct Session {
-    client: AsyncClient,
-    progress: mpsc::UnboundedReceiver<Progress>,
-}
-
 type PoolKey = (String, String, String);
 
-/// One broker connection; publishes on it are serialised so each waits for
-/// its own acknowledgement.
+/// Who waits for a publish: told once it is written (QoS0) or acknowledged.
+type Waiter = oneshot::Sender<Result<(), String>>;
+
+/// Publishes in flight on one connection.
+#[derive(Default)]
+struct InFlight {
+    /// Handed to the client, not yet written, in the client's order (the
+    /// event loop reports each write with the packet id it got); whether it
+    /// waits for an acknowledgement.
+    unwritten: VecDeque<(bool, Waiter)>,
+    /// Written, waiting for the broker's acknowledgement, by packet id.
+    unacknowledged: HashMap<u16, Waiter>,
+}
+
+impl InFlight {
+    fn len(&self) -> usize {
+        self.unwritten.len() + self.unacknowledged.len()
+    }
+
+    fn written(&mut self, packet_id: u16) {
+        match self.unwritten.pop_front() {
+            Some((true, waiter)) => {
+                self.unacknowledged.insert(packet_id, waiter);
+            }
+            Some((false, waiter)) => {
+                let _ = waiter.send(Ok(()));
+            }
+            None => {}
+        }
+    }
+
+    fn acknowledged(&mut self, packet_id: u16) {
+        if let Some(waiter) = self.unacknowledged.remove(&packet_id) {
+            let _ = waiter.send(Ok(()));
+        }
+    }
+
+    fn fail_all(&mut self, message: &str) {
+        let waiters = self.unwritten.drain(..).map(|(_, waiter)| waiter);
+        for waiter in waiters.chain(self.unacknowledged.drain().map(|(_, waiter)| waiter)) {
+            let _ = waiter.send(Err(message.to_owned()));
+        }
+    }
+}
+
+/// One broker connection.
 pub struct PooledConnection {
     key: PoolKey,
-    session: Mutex<Session>,
+    client: AsyncClient,
+    /// Held while a publish is queued, so the client's queue and
+    /// `in_flight.unwritten` have the same order.
+    queueing: Mutex<()>,
+    in_flight: std::sync::Mutex<InFlight>,
+    /// Set by the event loop on the first failure: no new publish goes on
+    /// this connection (what the client still held could be written after a
+    /// reconnect and be taken for a newer publish's write).
+    broken: std::sync::atomic::AtomicBool,
 }
 
 /// What a guest's `connection` resource points at.
@@ -46,10 +87,10 @@ pub struct MqttHandle {
     connection: Arc<PooledConnection>,
 }
 
-/// Connections kept per broker. Publishes on one connection are serialised
-/// (each waits for its own acknowledgement), so concurrent guests spread
-/// over several.
-const CONNECTIONS_PER_BROKER: usize = 16;
+/// Connections kept per broker and credentials.
+const CONNECTIONS_PER_BROKER: usize = 4;
+/// Publishes in flight on a connection before the pool opens another.
+const BUSY_CONNECTION: usize = 64;
 
 #[derive(Default)]
 pub struct MqttPool {
@@ -86,6 +127,8 @@ impl MqttPool {
         }
     }
 
+    /// The least busy connection to the broker, or a new one while all are
+    /// busy and there is room.
     async fn connect(
         &self,
         address: &str,
@@ -97,16 +140,16 @@ impl MqttPool {
         let key = (broker.clone(), username.to_owned(), password.to_owned());
         let mut connections = self.connections.lock().await;
         let slots = connections.entry(key.clone()).or_default();
-        // An idle connection, else a new one while there is room, else any.
-        if let Some(idle) = slots.iter().find(|slot| slot.session.try_lock().is_ok()) {
-            return Ok(idle.clone());
+        slots.retain(|slot| !slot.is_broken());
+        let least_busy = slots.iter().min_by_key(|slot| slot.load()).cloned();
+        if let Some(connection) = &least_busy {
+            if connection.load() < BUSY_CONNECTION || slots.len() >= CONNECTIONS_PER_BROKER {
+                return Ok(connection.clone());
+            }
         }
         let number = self
             .opened
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        if slots.len() >= CONNECTIONS_PER_BROKER {
-            return Ok(slots[number as usize % slots.len()].clone());
-        }
         let separator = if broker.contains('?') { '&' } else { '?' };
         let url = format!(
             "{broker}{separator}client_id=fleetjobs-out-{}-{number}",
@@ -117,77 +160,97 @@ impl MqttPool {
             options.set_credentials(username, password);
         }
         options.set_keep_alive(Duration::from_secs(keep_alive.max(5)));
-        let (client, mut eventloop) = AsyncClient::new(options, 1000);
-        let mut network = NetworkOptions::new();
-        network.set_tcp_nodelay(true);
-        eventloop.set_network_options(network);
-        let (report, progress) = mpsc::unbounded_channel();
-        tokio::spawn(async move {
-            loop {
-                let event = match eventloop.poll().await {
-                    Ok(Event::Outgoing(Outgoing::Publish(_))) => Progress::Written,
-                    Ok(Event::Incoming(Packet::PubAck(_) | Packet::PubComp(_))) => {
-                        Progress::Acknowledged
-                    }
-                    Ok(_) => continue,
-                    Err(error) => {
-                        let failed = Progress::Failed(error.to_string());
-                        if report.send(failed).is_err() {
-                            return;
-                        }
-                        tokio::time::sleep(Duration::from_millis(200)).await;
-                        continue;
-                    }
-                };
-                if report.send(event).is_err() {
-                    return;
-                }
-            }
-        });
+        let (client, eventloop) = AsyncClient::new(options, 1000);
         let connection = Arc::new(PooledConnection {
-            key: key.clone(),
-            session: Mutex::new(Session { client, progress }),
+            key,
+            client,
+            queueing: Mutex::new(()),
+            in_flight: Default::default(),
+            broken: Default::default(),
         });
+        tokio::spawn(drive(eventloop, Arc::downgrade(&connection)));
         slots.push(connection.clone());
         Ok(connection)
     }
 }
 
+/// Runs a connection's event loop, matching writes and acknowledgements to
+/// their publishers, until the connection is dropped.
+async fn drive(mut eventloop: rumqttc::EventLoop, connection: Weak<PooledConnection>) {
+    let mut network = NetworkOptions::new();
+    network.set_tcp_nodelay(true);
+    eventloop.set_network_options(network);
+    loop {
+        let event = eventloop.poll().await;
+        let Some(connection) = connection.upgrade() else {
+            return;
+        };
+        let failed = {
+            let mut in_flight = connection.in_flight();
+            match &event {
+                Ok(Event::Outgoing(Outgoing::Publish(packet_id))) => in_flight.written(*packet_id),
+                Ok(Event::Incoming(Packet::PubAck(ack))) => in_flight.acknowledged(ack.pkid),
+                Ok(Event::Incoming(Packet::PubComp(complete))) => {
+                    in_flight.acknowledged(complete.pkid)
+                }
+                Ok(_) => {}
+                Err(error) => {
+                    connection
+                        .broken
+                        .store(true, std::sync::atomic::Ordering::Relaxed);
+                    in_flight.fail_all(&error.to_string());
+                }
+            }
+            event.is_err()
+        };
+        drop(connection);
+        if failed {
+            // rumqttc reconnects on the next poll; not in a tight loop.
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+}
+
 impl PooledConnection {
+    fn in_flight(&self) -> std::sync::MutexGuard<'_, InFlight> {
+        self.in_flight.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn load(&self) -> usize {
+        self.in_flight().len()
+    }
+
+    fn is_broken(&self) -> bool {
+        self.broken.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     async fn publish(&self, topic: String, payload: Vec<u8>, qos: Qos) -> Result<(), Error> {
-        let mut session = self.session.lock().await;
-        while session.progress.try_recv().is_ok() {}
         // QoS0 is done once written; QoS1/2 once the broker acknowledged.
         let (mqtt_qos, wants_ack) = match qos {
             Qos::AtMostOnce => (MqttQos::AtMostOnce, false),
             Qos::AtLeastOnce => (MqttQos::AtLeastOnce, true),
             Qos::ExactlyOnce => (MqttQos::ExactlyOnce, true),
         };
-        session
-            .client
-            .publish(topic, mqtt_qos, false, payload)
-            .await
-            .map_err(|e| Error::ConnectionFailed(e.to_string()))?;
-        let wait = async {
-            loop {
-                match session.progress.recv().await {
-                    Some(Progress::Written) if !wants_ack => return Ok(()),
-                    Some(Progress::Acknowledged) if wants_ack => return Ok(()),
-                    Some(Progress::Failed(message)) => {
-                        return Err(Error::ConnectionFailed(message))
-                    }
-                    Some(_) => {}
-                    None => return Err(Error::ConnectionFailed("connection closed".into())),
-                }
+        let (waiter, done) = oneshot::channel();
+        {
+            let _order = self.queueing.lock().await;
+            if self.is_broken() {
+                return Err(Error::ConnectionFailed("the connection failed".into()));
             }
-        };
-        tokio::time::timeout(PUBLISH_TIMEOUT, wait)
-            .await
-            .unwrap_or_else(|_| {
-                Err(Error::ConnectionFailed(
-                    "no acknowledgement from the broker".into(),
-                ))
-            })
+            self.in_flight().unwritten.push_back((wants_ack, waiter));
+            if let Err(e) = self.client.publish(topic, mqtt_qos, false, payload).await {
+                self.in_flight().unwritten.pop_back();
+                return Err(Error::ConnectionFailed(e.to_string()));
+            }
+        }
+        match tokio::time::timeout(PUBLISH_TIMEOUT, done).await {
+            Ok(Ok(Ok(()))) => Ok(()),
+            Ok(Ok(Err(message))) => Err(Error::ConnectionFailed(message)),
+            Ok(Err(_)) => Err(Error::ConnectionFailed("connection closed".into())),
+            Err(_) => Err(Error::ConnectionFailed(
+                "no acknowledgement from the broker".into(),
+            )),
+        }
     }
 }
 
@@ -240,7 +303,36 @@ impl HostConnection for HostState {
 
 #[cfg(test)]
 mod tests {
-    use super::broker_of;
+    use super::{broker_of, InFlight};
+    use tokio::sync::oneshot;
+
+    /// Pipelined publishes: each is told of its own write (QoS0) or of the
+    /// acknowledgement of its own packet id, whatever order acks come in.
+    #[test]
+    fn each_publish_waits_for_its_own_acknowledgement() {
+        let mut in_flight = InFlight::default();
+        let mut done = Vec::new();
+        for wants_ack in [true, false, true] {
+            let (waiter, receiver) = oneshot::channel();
+            in_flight.unwritten.push_back((wants_ack, waiter));
+            done.push(receiver);
+        }
+        for packet_id in [7, 0, 9] {
+            in_flight.written(packet_id);
+        }
+        assert_eq!(done[1].try_recv(), Ok(Ok(())), "QoS0: done once written");
+        assert!(done[0].try_recv().is_err() && done[2].try_recv().is_err());
+        in_flight.acknowledged(9);
+        assert_eq!(done[2].try_recv(), Ok(Ok(())));
+        assert!(
+            done[0].try_recv().is_err(),
+            "packet 7 is not acknowledged yet"
+        );
+        assert_eq!(in_flight.len(), 1);
+        in_flight.fail_all("broker gone");
+        assert_eq!(done[0].try_recv(), Ok(Err("broker gone".to_owned())));
+        assert_eq!(in_flight.len(), 0);
+    }
 
     #[test]
     fn the_pool_ignores_the_guests_client_id() {
