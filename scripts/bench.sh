@@ -17,7 +17,7 @@ scripts/setup.sh
 echo "== building (release)" >&2
 cargo build --release -p fleetjobs -p fleetjobs-bench
 cargo build --release --target wasm32-wasip2 --manifest-path components/Cargo.toml
-# Only the host-overhead row needs them; it says so if they are missing.
+# Only the host-overhead and SQLite-interface rows need them; they say so if missing.
 tests/components/build.sh >/dev/null || echo "could not build tests/components" >&2
 if [ ! -x "$wasmtime" ]; then
   echo "== installing the wasmtime CLI into target/bench-tools (several minutes)" >&2
@@ -111,6 +111,9 @@ fi
 
 echo "== 4. the host on a trivial component vs wasmtime serve" >&2
 measured "the host on a trivial component vs wasmtime serve" "$bench" host-overhead --wasmtime "$wasmtime"
+
+echo "== 5. the host's SQLite interface vs rusqlite directly" >&2
+measured "the host's SQLite interface vs rusqlite directly" "$bench" sqlite-interface
 
 {
   echo

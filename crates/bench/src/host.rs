@@ -134,6 +134,19 @@ impl Host {
         format!("fleetjobs {what}; see {}", self.log.display()).into()
     }
 
+    /// The host's resident memory now and its peak so far, in MB (Linux).
+    pub fn memory_mb(&self) -> Result<(f64, f64)> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))?;
+        let kilobytes = |key: &str| {
+            status
+                .lines()
+                .find_map(|line| line.strip_prefix(key))
+                .and_then(|rest| rest.split_whitespace().next()?.parse::<f64>().ok())
+                .ok_or_else(|| format!("no {key} in /proc/<pid>/status"))
+        };
+        Ok((kilobytes("VmRSS:")? / 1024.0, kilobytes("VmHWM:")? / 1024.0))
+    }
+
     pub fn state_dir(&self) -> &Path {
         self.state.path()
     }

@@ -68,19 +68,35 @@ pub async fn request(
 /// Any other answer or a broken connection fails the run: it would flatter
 /// the rate.
 pub async fn load(port: u16, path: &str, connections: usize, duration: Duration) -> Result<f64> {
+    let path = path.to_owned();
+    load_requests(port, connections, duration, move |_| {
+        (Method::GET, path.clone(), Bytes::new())
+    })
+    .await
+}
+
+/// [`load`] with the requests `next` makes (method, path, body), given how
+/// many the connection has sent.
+pub async fn load_requests(
+    port: u16,
+    connections: usize,
+    duration: Duration,
+    next: impl Fn(u64) -> (Method, String, Bytes) + Clone + Send + 'static,
+) -> Result<f64> {
     let until = Instant::now() + duration;
     let mut tasks = JoinSet::new();
     for _ in 0..connections {
-        let path = path.to_owned();
+        let next = next.clone();
         tasks.spawn(async move {
             let mut sender = connect(port).await?;
             let mut answered = 0_u64;
             while Instant::now() < until {
-                let (status, body) =
-                    exchange(&mut sender, build(Method::GET, &path, None, Bytes::new())?).await?;
+                let (method, path, body) = next(answered);
+                let (status, answer) =
+                    exchange(&mut sender, build(method.clone(), &path, None, body)?).await?;
                 if status != 200 {
-                    let body = String::from_utf8_lossy(&body);
-                    return Err(format!("GET {path}: {status} {body}").into());
+                    let answer = String::from_utf8_lossy(&answer);
+                    return Err(format!("{method} {path}: {status} {answer}").into());
                 }
                 answered += 1;
             }

@@ -14,6 +14,7 @@ mod latency;
 mod mqtt;
 mod notify;
 mod sqlite;
+mod sqlite_interface;
 mod updates;
 
 use std::fmt;
@@ -44,6 +45,9 @@ enum Bench {
     Notify(notify::Args),
     /// `fleetjobs up` vs `wasmtime serve` on the same trivial component.
     HostOverhead(host_overhead::Args),
+    /// A guest's write transactions through the host's SQLite interface vs
+    /// rusqlite doing the same directly.
+    SqliteInterface(sqlite_interface::Args),
 }
 
 /// One row of the table.
@@ -74,6 +78,10 @@ fn main() -> ExitCode {
         Bench::HostOverhead(args) => (
             host_overhead::BENCHMARK,
             runtime.block_on(host_overhead::run(args)),
+        ),
+        Bench::SqliteInterface(args) => (
+            sqlite_interface::BENCHMARK,
+            runtime.block_on(sqlite_interface::run(args)),
         ),
     };
     // Stop the clients still polling before the children they talk to go.

@@ -103,6 +103,7 @@ pub async fn run(args: Args) -> Result<Row> {
     let finished = tokio::time::timeout(Duration::from_secs(args.timeout), all_notified)
         .await
         .map_err(|_| format!("not every thing was notified in {} s", args.timeout))???;
+    let (_, peak_mb) = host.memory_mb()?;
     drop(host);
 
     let seconds = (finished - started).as_secs_f64();
@@ -113,7 +114,8 @@ pub async fn run(args: Args) -> Result<Row> {
     Ok(Row {
         benchmark: format!("{BENCHMARK}: {} things", thousands(things as f64)),
         figure: format!(
-            "{seconds:.1} s = {} things/s (the create request answered in {:.1} s)",
+            "{seconds:.1} s = {} things/s (the create request answered in {:.1} s; \
+             the host's peak RSS {peak_mb:.0} MB)",
             thousands(rate),
             created.as_secs_f64()
         ),
