@@ -13,6 +13,7 @@ mod http;
 mod latency;
 mod mqtt;
 mod notify;
+mod rss;
 mod sqlite;
 mod sqlite_interface;
 mod updates;
@@ -48,6 +49,9 @@ enum Bench {
     /// A guest's write transactions through the host's SQLite interface vs
     /// rusqlite doing the same directly.
     SqliteInterface(sqlite_interface::Args),
+    /// The host's RSS after many distinct devices spoke once, and after they
+    /// went quiet, vs at start.
+    Rss(rss::Args),
 }
 
 /// One row of the table.
@@ -79,6 +83,7 @@ fn main() -> ExitCode {
             host_overhead::BENCHMARK,
             runtime.block_on(host_overhead::run(args)),
         ),
+        Bench::Rss(args) => (rss::BENCHMARK, runtime.block_on(rss::run(args))),
         Bench::SqliteInterface(args) => (
             sqlite_interface::BENCHMARK,
             runtime.block_on(sqlite_interface::run(args)),

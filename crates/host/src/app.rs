@@ -67,6 +67,8 @@ pub struct App {
     pub key_value: KeyValueStores,
     pub sqlite: SqliteDatabases,
     pub mqtt: MqttPool,
+    /// The MQTT trigger's ordered lanes and the bounds on its work.
+    pub mqtt_lanes: Arc<crate::mqtt_trigger::Lanes>,
     pub clock: AppClock,
     /// One per cron-triggered component, so its runs never overlap.
     pub cron_gates: BTreeMap<String, tokio::sync::Mutex<()>>,
@@ -154,6 +156,7 @@ impl App {
             key_value: KeyValueStores::open(&runtime)?,
             sqlite: SqliteDatabases::new(&runtime),
             mqtt: MqttPool::default(),
+            mqtt_lanes: Arc::default(),
             clock: AppClock::default(),
             cron_gates: cron_gates(&manifest),
             manifest,

@@ -3,15 +3,17 @@
 //! whose first `+` wildcard matched the same value are handled in order,
 //! across all of that component's subscriptions; others run concurrently
 //! (one device's requests stay ordered, devices run in parallel; Spin's
-//! plugin handles each subscription strictly in sequence). Reconnects and
-//! resubscribes after a broker outage.
+//! plugin handles each subscription strictly in sequence). Lanes live only
+//! while they have messages, and the work in the host is bounded
+//! ([`Lanes`]). Reconnects and resubscribes after a broker outage.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use rumqttc::{AsyncClient, Event, EventLoop, MqttOptions, NetworkOptions, Packet, Publish, QoS};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{watch, Notify, Semaphore};
 use tokio::task::JoinSet;
 
 use crate::app::App;
@@ -30,28 +32,108 @@ pub fn ordering_key<'t>(filter: &str, topic: &'t str) -> &'t str {
 
 type Message = (String, Vec<u8>);
 
-/// One ordered queue per (component, ordering key), shared by the
-/// component's subscriptions.
-#[derive(Default)]
-struct Lanes(std::sync::Mutex<HashMap<(String, String), mpsc::UnboundedSender<Message>>>);
+/// MQTT-triggered instances running at once, over all components.
+const MAX_RUNNING: usize = 64;
+/// Messages in the host (queued in a lane or being handled) before the
+/// trigger stops reading from the broker until some are done.
+const MAX_IN_HOST: usize = 10_000;
+
+/// The ordered lanes: one queue per (component, ordering key), shared by the
+/// component's subscriptions, that exists only while it has messages. A lane
+/// is created with its first message and a worker that handles its messages
+/// in order; the worker retires the lane (under the same lock a new message
+/// takes) when it finds it empty, so a later message starts a new lane and
+/// still runs after every earlier one. Memory follows the devices active
+/// now, not every device ever seen.
+///
+/// Work is bounded: at most [`MAX_RUNNING`] instances run at once, and at
+/// most [`MAX_IN_HOST`] messages are in the host; beyond that the trigger's
+/// connections stop reading (back-pressure: the broker keeps the rest).
+/// rumqttc acknowledges a QoS1 message when it reads it, that is once it is
+/// queued here (MQTT wants acknowledgements in arrival order, and lanes
+/// finish out of order): a host that dies loses what it had queued, at most
+/// [`MAX_IN_HOST`] messages.
+pub struct Lanes {
+    queues: std::sync::Mutex<HashMap<(String, String), VecDeque<Message>>>,
+    in_host: AtomicUsize,
+    room: Notify,
+    running: Arc<Semaphore>,
+}
+
+impl Default for Lanes {
+    fn default() -> Self {
+        Lanes {
+            queues: Default::default(),
+            in_host: AtomicUsize::new(0),
+            room: Notify::new(),
+            running: Arc::new(Semaphore::new(MAX_RUNNING)),
+        }
+    }
+}
 
 impl Lanes {
-    fn send(&self, app: &Arc<App>, component: &str, key: &str, message: Message) {
-        let mut lanes = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        let lane = lanes
-            .entry((component.to_owned(), key.to_owned()))
-            .or_insert_with(|| {
-                let (sender, mut receiver) = mpsc::unbounded_channel::<Message>();
-                let app = app.clone();
-                let component = component.to_owned();
-                tokio::spawn(async move {
-                    while let Some((topic, payload)) = receiver.recv().await {
-                        handle(&app, &component, topic, payload).await;
+    /// Lanes alive now (the test hook reports it).
+    pub fn live(&self) -> usize {
+        self.queues().len()
+    }
+
+    /// Messages queued or being handled.
+    pub fn in_host(&self) -> usize {
+        self.in_host.load(Ordering::SeqCst)
+    }
+
+    fn queues(&self) -> std::sync::MutexGuard<'_, HashMap<(String, String), VecDeque<Message>>> {
+        self.queues.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Returns once the host may take another message.
+    async fn room(&self) {
+        loop {
+            // Registered before the check, so a wake-up in between counts.
+            let freed = self.room.notified();
+            if self.in_host() < MAX_IN_HOST {
+                return;
+            }
+            freed.await;
+        }
+    }
+
+    fn send(self: &Arc<Self>, app: &Arc<App>, component: &str, key: &str, message: Message) {
+        self.in_host.fetch_add(1, Ordering::SeqCst);
+        let lane = (component.to_owned(), key.to_owned());
+        let mut queues = self.queues();
+        if let Some(queue) = queues.get_mut(&lane) {
+            queue.push_back(message);
+            return;
+        }
+        queues.insert(lane.clone(), VecDeque::from([message]));
+        tokio::spawn(self.clone().work(app.clone(), lane));
+    }
+
+    /// Handles a lane's messages in order, then retires it.
+    async fn work(self: Arc<Self>, app: Arc<App>, lane: (String, String)) {
+        loop {
+            let next = {
+                let mut queues = self.queues();
+                let Some(queue) = queues.get_mut(&lane) else {
+                    return;
+                };
+                match queue.pop_front() {
+                    Some(message) => message,
+                    None => {
+                        queues.remove(&lane);
+                        return;
                     }
-                });
-                sender
-            });
-        let _ = lane.send(message);
+                }
+            };
+            let (topic, payload) = next;
+            {
+                let _running = self.running.acquire().await;
+                handle(&app, &lane.0, topic, payload).await;
+            }
+            self.in_host.fetch_sub(1, Ordering::SeqCst);
+            self.room.notify_waiters();
+        }
     }
 }
 
@@ -113,7 +195,7 @@ pub fn spawn_all(
     let Some(broker) = broker(app)? else {
         return Ok(());
     };
-    let lanes = Arc::new(Lanes::default());
+    let lanes = app.mqtt_lanes.clone();
     for (index, trigger) in app.manifest.triggers.mqtt.iter().enumerate() {
         let filter = app
             .variables
@@ -199,6 +281,11 @@ impl Subscription {
     /// connect, hands each message to its lane, and reconnects after errors.
     async fn run(self, mut eventloop: EventLoop, mut shutdown: watch::Receiver<bool>) {
         loop {
+            // Back-pressure: no reading while the host is full.
+            tokio::select! {
+                _ = self.lanes.room() => {}
+                _ = shutdown.changed() => return,
+            }
             let event = tokio::select! {
                 event = eventloop.poll() => event,
                 _ = shutdown.changed() => return,

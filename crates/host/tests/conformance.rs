@@ -683,6 +683,109 @@ async fn mqtt_outbound_trigger_ordering_and_broker_restart() {
     broker.stop().await;
 }
 
+/// The MQTT trigger's lanes live only while they have messages: after one
+/// message from each of 20,000 distinct devices and a quiet moment no lane
+/// is left, and a device's burst afterwards is still handled in order.
+#[tokio::test(flavor = "multi_thread")]
+async fn mqtt_trigger_lanes_are_retired_when_idle() {
+    use fleetjobs::broker::ManagedBroker;
+    use rumqttc::{AsyncClient, MqttOptions, QoS};
+
+    let broker_state = tempfile::tempdir().unwrap();
+    let broker = ManagedBroker::start(broker_state.path(), free_port(), &[])
+        .await
+        .unwrap();
+    let login = broker.service_account().clone();
+    let host = tokio::task::spawn_blocking({
+        let url = broker.url();
+        let login = login.clone();
+        move || {
+            Host::start(
+                &app_manifest(),
+                &["--mqtt-url", &url, "--test-clock"],
+                &[
+                    ("SPIN_VARIABLE_MQTT_USERNAME", &login.username),
+                    ("SPIN_VARIABLE_MQTT_PASSWORD", &login.password),
+                ],
+            )
+        }
+    })
+    .await
+    .unwrap();
+    let host = std::sync::Arc::new(host);
+    let mut options = MqttOptions::new("conformance-lanes", "127.0.0.1", broker.port());
+    options.set_credentials(&login.username, &login.password);
+    let (device, mut events) = AsyncClient::new(options, 1000);
+    tokio::spawn(async move {
+        loop {
+            if events.poll().await.is_err() {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    });
+    let devices = 20_000;
+    for i in 0..devices {
+        device
+            .publish(
+                format!("conformance/lane{i}/events/x"),
+                QoS::AtLeastOnce,
+                false,
+                i.to_string(),
+            )
+            .await
+            .unwrap();
+    }
+    let recorded = |host: &Host, topic: &str| -> Vec<String> {
+        host.json(&format!("/cron-kv?op=get&key=topic:{topic}"))["result"]
+            .as_str()
+            .map(|list| serde_json::from_str(list).unwrap())
+            .unwrap_or_default()
+    };
+    let trigger = |host: &Host| host.json("/.well-known/fleetjobs/metrics")["mqttTrigger"].clone();
+    let last = format!("conformance/lane{}/events/x", devices - 1);
+    tokio::task::spawn_blocking({
+        let host = host.clone();
+        move || {
+            // The last message was dispatched after every other one: once it
+            // is recorded and nothing is in the host, all were handled.
+            eventually("the last device's message to be recorded", || {
+                (!recorded(&host, &last).is_empty()).then_some(())
+            });
+            eventually("every lane to be retired", || {
+                let now = trigger(&host);
+                (now["lanes"] == 0 && now["messagesInHost"] == 0).then_some(())
+            });
+        }
+    })
+    .await
+    .unwrap();
+
+    let burst = 40;
+    let topic = "conformance/lane7/events/x";
+    for i in 0..burst {
+        device
+            .publish(topic, QoS::AtLeastOnce, false, format!("after {i}"))
+            .await
+            .unwrap();
+    }
+    let mut expected = vec!["7".to_owned()];
+    expected.extend((0..burst).map(|i| format!("after {i}")));
+    let list = tokio::task::spawn_blocking({
+        let host = host.clone();
+        let wanted = expected.len();
+        move || {
+            eventually("the burst to be recorded", || {
+                let list = recorded(&host, topic);
+                (list.len() >= wanted).then_some(list)
+            })
+        }
+    })
+    .await
+    .unwrap();
+    assert_eq!(list, expected, "one device's messages in order");
+    broker.stop().await;
+}
+
 #[test]
 fn up_starts_a_managed_mosquitto_and_caches_compiled_components() {
     let host = Host::start(&app_manifest(), &[], &[]);
