@@ -115,6 +115,9 @@ measured "the host on a trivial component vs wasmtime serve" "$bench" host-overh
 echo "== 5. the host's SQLite interface vs rusqlite directly" >&2
 measured "the host's SQLite interface vs rusqlite directly" "$bench" sqlite-interface
 
+echo "== 6. the host's memory after many devices spoke once, and once they are quiet" >&2
+measured "the host's RSS after 10,000 and 100,000 devices and once quiet" "$bench" rss
+
 {
   echo
   echo "| benchmark | figure | limit measured in the same run | ratio |"

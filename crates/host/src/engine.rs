@@ -12,8 +12,6 @@ use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConf
 /// How often the epoch advances; deadlines are counted in these ticks.
 pub const EPOCH_TICK: Duration = Duration::from_millis(10);
 
-/// Bytes of each pooled linear memory and table kept mapped between instances.
-const KEEP_RESIDENT: usize = 1 << 20;
 /// Slots decommitted together (one TLB flush per batch instead of per slot).
 const DECOMMIT_BATCH: usize = 16;
 
@@ -36,12 +34,10 @@ pub fn new_engine() -> wasmtime::Result<Engine> {
     pooling.max_component_instance_size(10 << 20);
     pooling.max_core_instance_size(10 << 20);
     // A request's instance lives for milliseconds: giving its memory back to
-    // the kernel (madvise, a TLB flush on every core) and faulting it in
-    // again for the next instance cost more than the request's own work.
-    // The first pages of each memory and table stay mapped and are reset in
-    // place instead; decommits of the rest are batched.
-    pooling.linear_memory_keep_resident(KEEP_RESIDENT);
-    pooling.table_keep_resident(KEEP_RESIDENT);
+    // the kernel costs a TLB flush on every core; batching the decommits
+    // flushes once per batch. (Keeping the first pages of each memory
+    // resident was faster still, but kept them for every slot a burst ever
+    // used: the RSS benchmark's quiet host stayed 130 MB up.)
     pooling.decommit_batch_size(DECOMMIT_BATCH);
     config.allocation_strategy(InstanceAllocationStrategy::Pooling(pooling));
     let engine = Engine::new(&config)?;

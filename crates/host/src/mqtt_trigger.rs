@@ -122,6 +122,11 @@ impl Lanes {
                     Some(message) => message,
                     None => {
                         queues.remove(&lane);
+                        // A burst from many devices grew the map: give the
+                        // room back once most of it is idle.
+                        if queues.capacity() > 1024 && queues.len() < queues.capacity() / 8 {
+                            queues.shrink_to_fit();
+                        }
                         return;
                     }
                 }
