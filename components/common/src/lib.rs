@@ -29,7 +29,7 @@ pub use auth::{device_token_hash, require_bearer, same_secret};
 pub use chain::{chain, forward, forward_with_id, new_request_id, request_id};
 pub use http::{error, json, method_name, no_route, respond};
 pub use mqtt::mqtt_connection;
-pub use outbox::{publish_outbox, respond_and_publish, REQUEST_PUBLISH_BUDGET};
+pub use outbox::{publish_outbox, respond_and_publish, PublishBudget, REQUEST_PUBLISH_BUDGET};
 pub use routes::{api_route, path_params};
 pub use storage::{now, store};
 pub use variables::{topic_prefix, variable};

@@ -13,10 +13,22 @@ use crate::storage::{now, store};
 
 /// How many outbox messages one claim takes.
 const OUTBOX_BATCH: usize = 500;
-/// How long a request spends publishing after its commit (a device request
-/// writes a few messages, a job for many things many): a larger backlog is
-/// left to the sweeper, so a request stays short.
-pub const REQUEST_PUBLISH_BUDGET: std::time::Duration = std::time::Duration::from_secs(2);
+/// How much publishing a run does before it stops.
+#[derive(Debug, Clone, Copy)]
+pub struct PublishBudget {
+    pub time: std::time::Duration,
+    /// Messages, counted in whole claims of [`OUTBOX_BATCH`].
+    pub messages: usize,
+}
+
+/// What a request publishes after its commit: the notices of at most one
+/// release batch (a device request writes a few, a job's creation those of
+/// its first batch), within 2 s. A larger backlog is the sweeper's, so a
+/// request stays short.
+pub const REQUEST_PUBLISH_BUDGET: PublishBudget = PublishBudget {
+    time: std::time::Duration::from_secs(2),
+    messages: 2 * fleetjobs_core::outcome::RELEASE_BATCH as usize,
+};
 
 /// Answers an operation that may have changed executions, then publishes
 /// the notices its commit wrote (for at most [`REQUEST_PUBLISH_BUDGET`]).
@@ -29,11 +41,11 @@ pub fn respond_and_publish(outcome: Result<(u16, Value), ApiError>) -> Response 
     response
 }
 
-/// Publishes what the outbox holds, oldest first, for at most `budget`:
+/// Publishes what the outbox holds, oldest first, within `budget`:
 /// the notices a commit wrote, and any left over from a broker outage.
 /// Called after the commit; a failure is logged and the messages stay for
 /// the next publisher.
-pub fn publish_outbox(store: &Store<SpinSql>, budget: std::time::Duration) {
+pub fn publish_outbox(store: &Store<SpinSql>, budget: PublishBudget) {
     use spin_sdk::mqtt::{Connection, Qos};
     let started = std::time::Instant::now();
     let mut connection: Option<Connection> = None;
@@ -52,7 +64,8 @@ pub fn publish_outbox(store: &Store<SpinSql>, budget: std::time::Duration) {
             Ok(batch)
                 if batch.failure.is_none()
                     && batch.count == OUTBOX_BATCH
-                    && started.elapsed() < budget =>
+                    && total + batch.count < budget.messages
+                    && started.elapsed() < budget.time =>
             {
                 total += batch.count;
             }

@@ -8,7 +8,7 @@
 //! ticks make a pass, so the schedule is a variable while spin.toml keeps a
 //! plain cron expression.
 
-use fleetjobs_component::{now, publish_outbox, store, variable};
+use fleetjobs_component::{now, publish_outbox, store, variable, PublishBudget};
 use fleetjobs_core::time::DAY_MS;
 use fleetjobs_store::sweep::DEFAULT_RETENTION_DAYS;
 use fleetjobs_store::{SweepOptions, SweepReport};
@@ -25,7 +25,10 @@ export!(Sweeper);
 /// How long a pass spends publishing the outbox: a job for 100,000 things
 /// writes 200,000 messages, so a few passes catch up, each well within the
 /// host's execution deadline.
-const PASS_PUBLISH_BUDGET: std::time::Duration = std::time::Duration::from_secs(10);
+const PASS_PUBLISH_BUDGET: PublishBudget = PublishBudget {
+    time: std::time::Duration::from_secs(10),
+    messages: usize::MAX,
+};
 
 fn number(name: &str, default: u64) -> Result<u64, Error> {
     let text = variable(name, &default.to_string());
