@@ -15,6 +15,8 @@ use crate::{http, mqtt, Result, Row};
 pub const BENCHMARK: &str = "the host's RSS after one request from each of 10,000 and \
      100,000 distinct devices and after they go quiet, vs at start \
      (goal: after quiet within 50 MB of the start)";
+/// How long the host stays quiet before its RSS is read.
+const SETTLE: Duration = Duration::from_secs(10);
 /// What the goal allows above the RSS at start.
 const ALLOWED_MB: f64 = 50.0;
 
@@ -77,7 +79,8 @@ pub async fn run(args: Args) -> Result<Row> {
 }
 
 /// Waits until the MQTT trigger has nothing in the host and no lane left
-/// (the host's test hook), then a moment for the allocator to settle.
+/// (the host's test hook), then [`SETTLE`] for the allocator to give back
+/// what it keeps for reuse.
 async fn wait_quiet(host: &Host, timeout: Duration) -> Result<()> {
     let deadline = Instant::now() + timeout;
     loop {
@@ -92,7 +95,7 @@ async fn wait_quiet(host: &Host, timeout: Duration) -> Result<()> {
         let metrics: serde_json::Value = serde_json::from_slice(&body)?;
         let trigger = &metrics["mqttTrigger"];
         if status == 200 && trigger["lanes"] == 0 && trigger["messagesInHost"] == 0 {
-            tokio::time::sleep(Duration::from_secs(2)).await;
+            tokio::time::sleep(SETTLE).await;
             return Ok(());
         }
         if Instant::now() > deadline {

@@ -21,6 +21,10 @@ pub fn new_engine() -> wasmtime::Result<Engine> {
     let mut config = Config::new();
     config.wasm_component_model(true);
     config.epoch_interruption(true);
+    // An instance's stack goes back to the kernel when it is done (batched
+    // with the memories' decommits), or every stack a burst ran on stays
+    // resident for good.
+    config.async_stack_zeroing(true);
     let mut pooling = PoolingAllocationConfig::default();
     pooling.total_component_instances(1000);
     pooling.total_memories(1000);

@@ -41,6 +41,10 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// Commits between two background WAL checkpoints.
 const COMMITS_PER_CHECKPOINT: u64 = 1000;
 
+/// Each pooled connection's page cache, in KiB (SQLite's `cache_size`
+/// takes a negative number for KiB).
+const PAGE_CACHE_KIB: i64 = -512;
+
 /// Prepared statements kept per connection (rusqlite's default of 16 is
 /// fewer than one application's statements: they would be parsed again and
 /// again).
@@ -303,10 +307,13 @@ fn open_file(path: &PathBuf) -> rusqlite::Result<Connection> {
     Ok(conn)
 }
 
-/// A connection for the pool: checkpoints are the background thread's.
+/// A connection for the pool: checkpoints are the background thread's, and
+/// its page cache is small (another connection's commit empties it anyway,
+/// and a pool of full caches would hold the memory of a burst for good).
 fn open_pooled(path: &PathBuf) -> rusqlite::Result<Connection> {
     let conn = open_file(path)?;
     conn.pragma_update(None, "wal_autocheckpoint", 0)?;
+    conn.pragma_update(None, "cache_size", PAGE_CACHE_KIB)?;
     Ok(conn)
 }
 
