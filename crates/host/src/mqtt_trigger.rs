@@ -34,8 +34,8 @@ type Message = (String, Vec<u8>);
 
 /// MQTT-triggered instances running at once, over all components.
 const MAX_RUNNING: usize = 64;
-/// Messages in the host (queued in a lane or being handled) before the
-/// trigger stops reading from the broker until some are done.
+/// Messages in the host (queued in a lane or being handled) beyond which
+/// the trigger stops acknowledging what it receives.
 const MAX_IN_HOST: usize = 10_000;
 
 /// The ordered lanes: one queue per (component, ordering key), shared by the
@@ -46,13 +46,14 @@ const MAX_IN_HOST: usize = 10_000;
 /// still runs after every earlier one. Memory follows the devices active
 /// now, not every device ever seen.
 ///
-/// Work is bounded: at most [`MAX_RUNNING`] instances run at once, and at
-/// most [`MAX_IN_HOST`] messages are in the host; beyond that the trigger's
-/// connections stop reading (back-pressure: the broker keeps the rest).
-/// rumqttc acknowledges a QoS1 message when it reads it, that is once it is
-/// queued here (MQTT wants acknowledgements in arrival order, and lanes
-/// finish out of order): a host that dies loses what it had queued, at most
-/// [`MAX_IN_HOST`] messages.
+/// Work is bounded: at most [`MAX_RUNNING`] instances run at once, and a
+/// QoS1 message is acknowledged once it is queued here and only while fewer
+/// than [`MAX_IN_HOST`] messages are in the host. Beyond that acknowledgements
+/// wait, the broker's in-flight window for the connection fills and it stops
+/// sending (back-pressure; the connection stays alive). Acknowledging once
+/// queued, not once handled: MQTT wants acknowledgements in arrival order,
+/// and lanes finish out of order. A host that dies loses what it had queued,
+/// at most [`MAX_IN_HOST`] messages and a window per connection.
 pub struct Lanes {
     queues: std::sync::Mutex<HashMap<(String, String), VecDeque<Message>>>,
     in_host: AtomicUsize,
@@ -215,6 +216,7 @@ pub fn spawn_all(
             qos,
             client,
             lanes: lanes.clone(),
+            unacknowledged: VecDeque::new(),
         };
         tasks.spawn(subscription.run(eventloop, shutdown.clone()));
     }
@@ -263,6 +265,9 @@ fn client(broker: &Broker, client_id: &str) -> Result<(AsyncClient, EventLoop), 
     }
     options.set_keep_alive(Duration::from_secs(broker.keep_alive.max(5)));
     options.set_clean_session(true);
+    // Acknowledged by `Subscription` once queued in the host, while there is
+    // room: the broker's in-flight window is the back-pressure.
+    options.set_manual_acks(true);
     let (client, mut eventloop) = AsyncClient::new(options, 10_000);
     let mut network = NetworkOptions::new();
     network.set_tcp_nodelay(true);
@@ -279,25 +284,34 @@ struct Subscription {
     qos: QoS,
     client: AsyncClient,
     lanes: Arc<Lanes>,
+    /// Received and queued, not yet acknowledged (the host was full).
+    unacknowledged: VecDeque<Publish>,
 }
 
 impl Subscription {
     /// Drives the connection until `shutdown` flips: subscribes on every
     /// connect, hands each message to its lane, and reconnects after errors.
-    async fn run(self, mut eventloop: EventLoop, mut shutdown: watch::Receiver<bool>) {
+    async fn run(mut self, mut eventloop: EventLoop, mut shutdown: watch::Receiver<bool>) {
         loop {
-            // Back-pressure: no reading while the host is full.
-            tokio::select! {
-                _ = self.lanes.room() => {}
-                _ = shutdown.changed() => return,
-            }
             let event = tokio::select! {
                 event = eventloop.poll() => event,
+                _ = self.lanes.room(), if !self.unacknowledged.is_empty() => {
+                    self.acknowledge_while_room();
+                    continue;
+                }
                 _ = shutdown.changed() => return,
             };
             match event {
-                Ok(Event::Incoming(Packet::ConnAck(_))) => self.subscribe().await,
-                Ok(Event::Incoming(Packet::Publish(publish))) => self.dispatch(&publish),
+                Ok(Event::Incoming(Packet::ConnAck(_))) => {
+                    // A new session: the old packet ids mean nothing.
+                    self.unacknowledged.clear();
+                    self.subscribe().await
+                }
+                Ok(Event::Incoming(Packet::Publish(publish))) => {
+                    self.dispatch(&publish);
+                    self.unacknowledged.push_back(publish);
+                    self.acknowledge_while_room();
+                }
                 Ok(_) => {}
                 Err(error) => {
                     let filter = &self.filter;
@@ -317,6 +331,22 @@ impl Subscription {
         let filter = &self.filter;
         if let Err(e) = self.client.subscribe(filter.clone(), self.qos).await {
             tracing::error!(%filter, "subscribe failed: {e}");
+        }
+    }
+
+    /// Acknowledges queued messages, in the order they came, while the host
+    /// has room. Beyond that the broker, its in-flight window full, stops
+    /// sending; the connection stays alive (pings and their answers flow).
+    fn acknowledge_while_room(&mut self) {
+        while self.lanes.in_host() < MAX_IN_HOST {
+            let Some(publish) = self.unacknowledged.front() else {
+                return;
+            };
+            if self.client.try_ack(publish).is_err() {
+                // The client's queue is full: the next event retries.
+                return;
+            }
+            self.unacknowledged.pop_front();
         }
     }
 

@@ -257,8 +257,18 @@ fn dechunk(mut body: &str) -> String {
 }
 
 /// Polls `check` until it returns Some, or fails after [`DEADLINE`].
-pub fn eventually<T>(what: &str, mut check: impl FnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + DEADLINE;
+pub fn eventually<T>(what: &str, check: impl FnMut() -> Option<T>) -> T {
+    eventually_within(DEADLINE, what, check)
+}
+
+/// [`eventually`] with a deadline of its own, for work that is large on
+/// purpose (and slow on a loaded machine in a debug build).
+pub fn eventually_within<T>(
+    deadline: Duration,
+    what: &str,
+    mut check: impl FnMut() -> Option<T>,
+) -> T {
+    let deadline = Instant::now() + deadline;
     loop {
         if let Some(value) = check() {
             return value;
