@@ -150,12 +150,21 @@ fn add_spin_headers<B>(request: &mut Request<B>, route: &RouteMatch, client: Soc
     }
 }
 
-/// Gives the request an absolute URI so the component sees scheme and authority.
-fn absolute_uri<B>(request: &mut Request<B>, authority: &str) {
+/// Gives the request an absolute URI so the component sees scheme and
+/// authority: the authority the client asked for (its `Host` header), as
+/// Spin does, or the listener's address when it sent none usable.
+fn absolute_uri<B>(request: &mut Request<B>, listener: &str) {
     let path = request
         .uri()
         .path_and_query()
         .map_or("/".to_owned(), |p| p.as_str().to_owned());
+    let asked = request
+        .headers()
+        .get(http::header::HOST)
+        .and_then(|host| host.to_str().ok())
+        .filter(|host| host.parse::<http::uri::Authority>().is_ok())
+        .map(str::to_owned);
+    let authority = asked.as_deref().unwrap_or(listener);
     if let Ok(uri) = format!("http://{authority}{path}").parse() {
         *request.uri_mut() = uri;
     }

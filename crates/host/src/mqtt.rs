@@ -266,7 +266,7 @@ impl HostConnection for HostState {
     ) -> wasmtime::Result<Result<Resource<MqttHandle>, Error>> {
         if !self.component.allowed_hosts.allows_url(&address) {
             return Ok(Err(Error::ConnectionFailed(format!(
-                "address {address} is not permitted by allowed_outbound_hosts"
+                "address {address} is not permitted"
             ))));
         }
         match self

@@ -334,6 +334,46 @@ fn sqlite_statements_are_prepared_once_per_pooled_connection() {
     assert!(delta("statementsPrepared") <= 2, "{before} → {after}");
 }
 
+/// The request's authority is the one the client asked for (its `Host`
+/// header), as on Spin, not the listener's address; `spin-full-url` too.
+#[test]
+fn the_request_authority_comes_from_the_host_header() {
+    use std::io::{Read, Write};
+    let host = Host::start(&app_manifest(), &[], &[]);
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", host.port)).unwrap();
+    stream
+        .write_all(
+            b"GET /echo/exact?x=1 HTTP/1.0\r\nHost: example.com\r\nConnection: close\r\n\r\n",
+        )
+        .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    let (_, body) = response.split_once("\r\n\r\n").unwrap();
+    let seen: Value = serde_json::from_str(body).unwrap();
+    assert_eq!(seen["uri"], "http://example.com/echo/exact?x=1", "{seen}");
+    assert_eq!(
+        header(&seen, "spin-full-url"),
+        "http://example.com/echo/exact?x=1"
+    );
+}
+
+/// A denied outbound MQTT address fails with Spin's own words.
+#[test]
+fn a_denied_mqtt_address_is_refused_in_spins_words() {
+    let host = Host::start(&app_manifest(), &[], &[]);
+    let address = "mqtt://localhost:1884?client_id=spintest";
+    let reply = host.post_json(
+        "/mqtt",
+        &json!({"address": address, "topic": "t", "payload": "p", "qos": 0,
+                "username": "", "password": ""}),
+    );
+    let error = reply["error"].as_str().unwrap_or_default();
+    assert!(
+        error.contains(&format!("\"address {address} is not permitted\"")),
+        "{reply}"
+    );
+}
+
 #[test]
 fn variables_defaults_templates_and_environment() {
     let host = Host::start(

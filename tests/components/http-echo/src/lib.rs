@@ -1,5 +1,6 @@
 //! `http-echo`: answers every request with a JSON description of what the component saw:
-//! `{"method": "GET", "path": "/a/b?x=1", "headers": {"lowercase-name": "value", ...}}`.
+//! `{"method": "GET", "uri": "http://host/a/b?x=1", "path": "/a/b?x=1",
+//! "headers": {"lowercase-name": "value", ...}}`.
 
 use serde_json::{json, Map, Value};
 use spin_sdk::http::{IntoResponse, Request, Response};
@@ -21,6 +22,7 @@ fn handle(req: Request) -> impl IntoResponse {
         .unwrap_or_else(|| req.uri().to_owned());
     let body = json!({
         "method": req.method().to_string(),
+        "uri": req.uri(),
         "path": path,
         "headers": headers,
     });
