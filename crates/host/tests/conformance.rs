@@ -544,25 +544,29 @@ fn test_clock_moves_time_and_runs_cron_on_demand() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn mqtt_outbound_trigger_ordering_and_broker_restart() {
-    use fleetjobs::broker::ManagedBroker;
-    use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
-
-    let broker_state = tempfile::tempdir().unwrap();
-    let broker = ManagedBroker::start(broker_state.path(), free_port(), &[])
+/// A managed mosquitto on a free port, and the conformance app's host
+/// logged in to it with the broker's service account (plus `args`).
+async fn host_with_broker(
+    state: &std::path::Path,
+    args: &'static [&'static str],
+) -> (
+    fleetjobs::broker::ManagedBroker,
+    std::sync::Arc<Host>,
+    fleetjobs::broker::ServiceAccount,
+) {
+    let broker = fleetjobs::broker::ManagedBroker::start(state, free_port(), &[])
         .await
         .unwrap();
-    let url = broker.url();
-    let port = broker.port();
     let login = broker.service_account().clone();
     let host = tokio::task::spawn_blocking({
-        let url = url.clone();
+        let url = broker.url();
         let login = login.clone();
         move || {
+            let mut all = vec!["--mqtt-url", url.as_str()];
+            all.extend_from_slice(args);
             Host::start(
                 &app_manifest(),
-                &["--mqtt-url", &url],
+                &all,
                 &[
                     ("SPIN_VARIABLE_MQTT_USERNAME", &login.username),
                     ("SPIN_VARIABLE_MQTT_PASSWORD", &login.password),
@@ -572,12 +576,31 @@ async fn mqtt_outbound_trigger_ordering_and_broker_restart() {
     })
     .await
     .unwrap();
+    (broker, std::sync::Arc::new(host), login)
+}
+
+/// What `mqtt-recorder` recorded for `topic`, oldest first.
+fn recorded(host: &Host, topic: &str) -> Vec<String> {
+    host.json(&format!("/cron-kv?op=get&key=topic:{topic}"))["result"]
+        .as_str()
+        .map(|list| serde_json::from_str(list).unwrap())
+        .unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mqtt_outbound_trigger_ordering_and_broker_restart() {
+    use fleetjobs::broker::ManagedBroker;
+    use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
+
+    let broker_state = tempfile::tempdir().unwrap();
+    let (broker, host, login) = host_with_broker(broker_state.path(), &[]).await;
+    let url = broker.url();
+    let port = broker.port();
     let logged_in = |id: &str| {
         let mut options = MqttOptions::new(id, "127.0.0.1", port);
         options.set_credentials(&login.username, &login.password);
         options
     };
-    let host = std::sync::Arc::new(host);
 
     // Outbound publish is seen by a real subscriber.
     let (subscriber, mut events) = AsyncClient::new(logged_in("conformance-sub"), 100);
@@ -647,12 +670,6 @@ async fn mqtt_outbound_trigger_ordering_and_broker_restart() {
                 .unwrap();
         }
     }
-    let recorded = |host: &Host, topic: &str| -> Vec<String> {
-        host.json(&format!("/cron-kv?op=get&key=topic:{topic}"))["result"]
-            .as_str()
-            .map(|list| serde_json::from_str(list).unwrap())
-            .unwrap_or_default()
-    };
     let expected: Vec<String> = (0..burst).map(|i| i.to_string()).collect();
     for dev in ["d1", "d2"] {
         let host = host.clone();
@@ -728,31 +745,10 @@ async fn mqtt_outbound_trigger_ordering_and_broker_restart() {
 /// is left, and a device's burst afterwards is still handled in order.
 #[tokio::test(flavor = "multi_thread")]
 async fn mqtt_trigger_lanes_are_retired_when_idle() {
-    use fleetjobs::broker::ManagedBroker;
     use rumqttc::{AsyncClient, MqttOptions, QoS};
 
     let broker_state = tempfile::tempdir().unwrap();
-    let broker = ManagedBroker::start(broker_state.path(), free_port(), &[])
-        .await
-        .unwrap();
-    let login = broker.service_account().clone();
-    let host = tokio::task::spawn_blocking({
-        let url = broker.url();
-        let login = login.clone();
-        move || {
-            Host::start(
-                &app_manifest(),
-                &["--mqtt-url", &url, "--test-clock"],
-                &[
-                    ("SPIN_VARIABLE_MQTT_USERNAME", &login.username),
-                    ("SPIN_VARIABLE_MQTT_PASSWORD", &login.password),
-                ],
-            )
-        }
-    })
-    .await
-    .unwrap();
-    let host = std::sync::Arc::new(host);
+    let (broker, host, login) = host_with_broker(broker_state.path(), &["--test-clock"]).await;
     let mut options = MqttOptions::new("conformance-lanes", "127.0.0.1", broker.port());
     options.set_credentials(&login.username, &login.password);
     let (device, mut events) = AsyncClient::new(options, 1000);
@@ -775,12 +771,6 @@ async fn mqtt_trigger_lanes_are_retired_when_idle() {
             .await
             .unwrap();
     }
-    let recorded = |host: &Host, topic: &str| -> Vec<String> {
-        host.json(&format!("/cron-kv?op=get&key=topic:{topic}"))["result"]
-            .as_str()
-            .map(|list| serde_json::from_str(list).unwrap())
-            .unwrap_or_default()
-    };
     let trigger = |host: &Host| host.json("/.well-known/fleetjobs/metrics")["mqttTrigger"].clone();
     let last = format!("conformance/lane{}/events/x", devices - 1);
     tokio::task::spawn_blocking({
