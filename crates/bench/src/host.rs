@@ -212,3 +212,23 @@ impl Drop for Host {
 pub fn free_port() -> Result<u16> {
     Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
 }
+
+/// A one-component application from `tests/components`: the component's
+/// absolute path and a temporary directory holding the `spin.toml` that
+/// `manifest` writes for it (kept while the directory lives).
+pub fn test_component_app(
+    component: &Path,
+    manifest: impl Fn(&Path) -> String,
+) -> Result<(PathBuf, tempfile::TempDir)> {
+    let component = std::path::absolute(component)?;
+    if !component.is_file() {
+        return Err(format!(
+            "{} is missing: run tests/components/build.sh",
+            component.display()
+        )
+        .into());
+    }
+    let app = tempfile::tempdir()?;
+    std::fs::write(app.path().join("spin.toml"), manifest(&component))?;
+    Ok((component, app))
+}

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use hyper::Method;
 
-use crate::host::{free_port, Host, HostArgs};
+use crate::host::{free_port, test_component_app, Host, HostArgs};
 use crate::{http, thousands, Result, Row};
 
 pub const BENCHMARK: &str = "the host on a trivial HTTP component (tests/components/http-echo), \
@@ -42,17 +42,8 @@ pub struct Args {
 }
 
 pub async fn run(args: Args) -> Result<Row> {
-    let component = std::path::absolute(&args.component)?;
-    if !component.is_file() {
-        return Err(format!(
-            "{} is missing: run tests/components/build.sh",
-            component.display()
-        )
-        .into());
-    }
-    let app = tempfile::tempdir()?;
+    let (component, app) = test_component_app(&args.component, manifest_text)?;
     let manifest = app.path().join("spin.toml");
-    std::fs::write(&manifest, manifest_text(&component))?;
     let fleetjobs = Host::start(&args.host, "host-overhead", &manifest, &[], &[]).await?;
     let wasmtime = WasmtimeServe::start(&args.wasmtime, &component, &args.host.log_dir).await?;
 

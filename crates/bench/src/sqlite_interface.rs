@@ -13,7 +13,7 @@ use serde_json::{json, Value};
 use fleetjobs_store::backend::native::NativeSql;
 use fleetjobs_store::{params, Sql};
 
-use crate::host::{Host, HostArgs};
+use crate::host::{test_component_app, Host, HostArgs};
 use crate::{http, thousands, Result, Row};
 
 pub const BENCHMARK: &str = "the host's SQLite interface: a guest doing one write transaction \
@@ -46,17 +46,8 @@ fn statements(statements: Value) -> Bytes {
 }
 
 pub async fn run(args: Args) -> Result<Row> {
-    let component = std::path::absolute(&args.component)?;
-    if !component.is_file() {
-        return Err(format!(
-            "{} is missing: run tests/components/build.sh",
-            component.display()
-        )
-        .into());
-    }
-    let app = tempfile::tempdir()?;
+    let (_, app) = test_component_app(&args.component, manifest_text)?;
     let manifest = app.path().join("spin.toml");
-    std::fs::write(&manifest, manifest_text(&component))?;
     let host = Host::start(&args.host, "sqlite-interface", &manifest, &[], &[]).await?;
     let setup = statements(json!([
         {"sql": "CREATE TABLE rows (id INTEGER PRIMARY KEY, version INTEGER NOT NULL, details TEXT NOT NULL)"},
