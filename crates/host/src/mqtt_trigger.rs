@@ -4,7 +4,7 @@
 //! across all of that component's subscriptions; others run concurrently
 //! (one device's requests stay ordered, devices run in parallel; Spin's
 //! plugin handles each subscription strictly in sequence). Lanes live only
-//! while they have messages, and the work in the host is bounded
+//! while they have messages, and the instances running at once are bounded
 //! ([`Lanes`]). Reconnects and resubscribes after a broker outage.
 
 use std::collections::{HashMap, VecDeque};
@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use rumqttc::{AsyncClient, Event, EventLoop, MqttOptions, NetworkOptions, Packet, Publish, QoS};
-use tokio::sync::{watch, Notify, Semaphore};
+use tokio::sync::{watch, Semaphore};
 use tokio::task::JoinSet;
 
 use crate::app::App;
@@ -34,9 +34,6 @@ type Message = (String, Vec<u8>);
 
 /// MQTT-triggered instances running at once, over all components.
 const MAX_RUNNING: usize = 64;
-/// Messages in the host (queued in a lane or being handled) beyond which
-/// the trigger stops acknowledging what it receives.
-const MAX_IN_HOST: usize = 10_000;
 
 /// The ordered lanes: one queue per (component, ordering key), shared by the
 /// component's subscriptions, that exists only while it has messages. A lane
@@ -46,18 +43,16 @@ const MAX_IN_HOST: usize = 10_000;
 /// still runs after every earlier one. Memory follows the devices active
 /// now, not every device ever seen.
 ///
-/// Work is bounded: at most [`MAX_RUNNING`] instances run at once, and a
-/// QoS1 message is acknowledged once it is queued here and only while fewer
-/// than [`MAX_IN_HOST`] messages are in the host. Beyond that acknowledgements
-/// wait, the broker's in-flight window for the connection fills and it stops
-/// sending (back-pressure; the connection stays alive). Acknowledging once
-/// queued, not once handled: MQTT wants acknowledgements in arrival order,
-/// and lanes finish out of order. A host that dies loses what it had queued,
-/// at most [`MAX_IN_HOST`] messages and a window per connection.
+/// At most [`MAX_RUNNING`] instances run at once. Messages waiting in
+/// lanes are not bounded: rumqttc acknowledges a QoS1 message when it reads
+/// it (acknowledgements must follow arrival order; lanes finish out of
+/// order), and slowing the reads starves the connection's keep-alive (the
+/// broker then drops the session and what it queued for it), so a host that
+/// cannot keep up holds the backlog in memory; `in_host` reports it. A host
+/// that dies loses what it had queued.
 pub struct Lanes {
     queues: std::sync::Mutex<HashMap<(String, String), VecDeque<Message>>>,
     in_host: AtomicUsize,
-    room: Notify,
     running: Arc<Semaphore>,
 }
 
@@ -66,7 +61,6 @@ impl Default for Lanes {
         Lanes {
             queues: Default::default(),
             in_host: AtomicUsize::new(0),
-            room: Notify::new(),
             running: Arc::new(Semaphore::new(MAX_RUNNING)),
         }
     }
@@ -85,18 +79,6 @@ impl Lanes {
 
     fn queues(&self) -> std::sync::MutexGuard<'_, HashMap<(String, String), VecDeque<Message>>> {
         self.queues.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// Returns once the host may take another message.
-    async fn room(&self) {
-        loop {
-            // Registered before the check, so a wake-up in between counts.
-            let freed = self.room.notified();
-            if self.in_host() < MAX_IN_HOST {
-                return;
-            }
-            freed.await;
-        }
     }
 
     fn send(self: &Arc<Self>, app: &Arc<App>, component: &str, key: &str, message: Message) {
@@ -138,7 +120,6 @@ impl Lanes {
                 handle(&app, &lane.0, topic, payload).await;
             }
             self.in_host.fetch_sub(1, Ordering::SeqCst);
-            self.room.notify_waiters();
         }
     }
 }
@@ -216,7 +197,6 @@ pub fn spawn_all(
             qos,
             client,
             lanes: lanes.clone(),
-            unacknowledged: VecDeque::new(),
         };
         tasks.spawn(subscription.run(eventloop, shutdown.clone()));
     }
@@ -265,9 +245,6 @@ fn client(broker: &Broker, client_id: &str) -> Result<(AsyncClient, EventLoop), 
     }
     options.set_keep_alive(Duration::from_secs(broker.keep_alive.max(5)));
     options.set_clean_session(true);
-    // Acknowledged by `Subscription` once queued in the host, while there is
-    // room: the broker's in-flight window is the back-pressure.
-    options.set_manual_acks(true);
     let (client, mut eventloop) = AsyncClient::new(options, 10_000);
     let mut network = NetworkOptions::new();
     network.set_tcp_nodelay(true);
@@ -284,34 +261,20 @@ struct Subscription {
     qos: QoS,
     client: AsyncClient,
     lanes: Arc<Lanes>,
-    /// Received and queued, not yet acknowledged (the host was full).
-    unacknowledged: VecDeque<Publish>,
 }
 
 impl Subscription {
     /// Drives the connection until `shutdown` flips: subscribes on every
     /// connect, hands each message to its lane, and reconnects after errors.
-    async fn run(mut self, mut eventloop: EventLoop, mut shutdown: watch::Receiver<bool>) {
+    async fn run(self, mut eventloop: EventLoop, mut shutdown: watch::Receiver<bool>) {
         loop {
             let event = tokio::select! {
                 event = eventloop.poll() => event,
-                _ = self.lanes.room(), if !self.unacknowledged.is_empty() => {
-                    self.acknowledge_while_room();
-                    continue;
-                }
                 _ = shutdown.changed() => return,
             };
             match event {
-                Ok(Event::Incoming(Packet::ConnAck(_))) => {
-                    // A new session: the old packet ids mean nothing.
-                    self.unacknowledged.clear();
-                    self.subscribe().await
-                }
-                Ok(Event::Incoming(Packet::Publish(publish))) => {
-                    self.dispatch(&publish);
-                    self.unacknowledged.push_back(publish);
-                    self.acknowledge_while_room();
-                }
+                Ok(Event::Incoming(Packet::ConnAck(_))) => self.subscribe().await,
+                Ok(Event::Incoming(Packet::Publish(publish))) => self.dispatch(&publish),
                 Ok(_) => {}
                 Err(error) => {
                     let filter = &self.filter;
@@ -331,22 +294,6 @@ impl Subscription {
         let filter = &self.filter;
         if let Err(e) = self.client.subscribe(filter.clone(), self.qos).await {
             tracing::error!(%filter, "subscribe failed: {e}");
-        }
-    }
-
-    /// Acknowledges queued messages, in the order they came, while the host
-    /// has room. Beyond that the broker, its in-flight window full, stops
-    /// sending; the connection stays alive (pings and their answers flow).
-    fn acknowledge_while_room(&mut self) {
-        while self.lanes.in_host() < MAX_IN_HOST {
-            let Some(publish) = self.unacknowledged.front() else {
-                return;
-            };
-            if self.client.try_ack(publish).is_err() {
-                // The client's queue is full: the next event retries.
-                return;
-            }
-            self.unacknowledged.pop_front();
         }
     }
 
