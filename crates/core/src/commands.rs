@@ -241,14 +241,15 @@ pub fn cancel_batch(
         let next = execution.cancel(CancelBy::Job { force: scope.force }, None, now)?;
         changes.settle(job, execution, next);
     }
+    // A full batch: more may follow, and the job stays due until they are done.
+    let more = batch.len() == BATCH;
     let outcome = changes.outcome();
-    if batch.len() == BATCH {
+    if more {
         outcome.follow_ups.push(FollowUp::Cancel {
             job_id: job.job_id.clone(),
             scope,
         });
     }
-    let more = batch.len() == BATCH;
     outcome
         .due
         .insert(job.job_id.clone(), Due::At(more.then_some(now)));
