@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use wasmtime::component::{HasSelf, InstancePre, Linker, ResourceTable};
 use wasmtime::{Engine, Store};
-use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+use wasmtime_wasi::{FsPerms, WasiCtx, WasiCtxView, WasiView};
 use wasmtime_wasi_http::p2::bindings::ProxyPre;
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
@@ -20,7 +20,7 @@ use crate::component_log::{Channel, ComponentLog};
 use crate::engine::{deadline_ticks, load_component};
 use crate::http::ChainingHooks;
 use crate::key_value::KeyValueStores;
-use crate::manifest::{Component as ComponentSpec, Manifest};
+use crate::manifest::{Component as ComponentSpec, FileMount, Manifest};
 use crate::mqtt::MqttPool;
 use crate::outbound::AllowedHosts;
 use crate::routing::Router;
@@ -56,6 +56,9 @@ pub struct LoadedComponent {
     pub sqlite_databases: Vec<String>,
     pub allowed_hosts: AllowedHosts,
     pub environment: Vec<(String, String)>,
+    /// `files` mounts: a host directory and the guest path it appears at,
+    /// read-only.
+    pub files: Vec<(PathBuf, String)>,
 }
 
 pub struct App {
@@ -186,6 +189,13 @@ impl App {
         for (key, value) in &component.environment {
             wasi.env(key, value);
         }
+        for (host_dir, guest_path) in &component.files {
+            // Checked at load; a directory removed since only leaves the
+            // component without it.
+            if let Err(e) = wasi.preopened_dir(host_dir, guest_path, FsPerms::ReadOnly) {
+                tracing::warn!(component = %component.id, dir = %host_dir.display(), "files: {e:#}");
+            }
+        }
         let state = HostState {
             wasi: wasi.build(),
             http: WasiHttpCtx::new(),
@@ -239,7 +249,9 @@ fn load_components(
     })?;
     let mut components = BTreeMap::new();
     for (id, spec) in &manifest.components {
-        let component = prepare_component(engine, &linker, id, spec, variables, cache_dir)?;
+        let files = file_mounts(id, spec, &manifest.base_dir)?;
+        let mut component = prepare_component(engine, &linker, id, spec, variables, cache_dir)?;
+        component.files = files;
         components.insert(id.clone(), Arc::new(component));
     }
     Ok(components)
@@ -275,7 +287,54 @@ fn prepare_component(
         sqlite_databases: spec.sqlite_databases.clone(),
         allowed_hosts,
         environment: spec.environment.clone().into_iter().collect(),
+        files: Vec::new(),
     })
+}
+
+/// The component's `files`, as directories to mount read-only. A directory
+/// placement (`{ source = "dir", destination = "/path" }`) is mounted as it
+/// is, as `spin up` does for a local app; glob patterns and single-file
+/// placements (which Spin copies into a temporary directory) are refused
+/// rather than silently left out.
+fn file_mounts(
+    id: &str,
+    spec: &ComponentSpec,
+    base_dir: &Path,
+) -> Result<Vec<(PathBuf, String)>, LoadError> {
+    spec.files
+        .iter()
+        .enumerate()
+        .map(|(i, mount)| {
+            let failed = |message: String| LoadError::Component {
+                component: id.to_owned(),
+                message: format!("files[{i}]: {message}"),
+            };
+            match mount {
+                FileMount::Pattern(pattern) => Err(failed(format!(
+                    "glob patterns ({pattern:?}) are not supported by this host; \
+                     mount a directory with {{ source = \"dir\", destination = \"/\" }}"
+                ))),
+                FileMount::Placement {
+                    source,
+                    destination,
+                } => {
+                    let host_dir = base_dir.join(source);
+                    if !host_dir.is_dir() {
+                        return Err(failed(format!(
+                            "source {} is not a directory (build it first?)",
+                            host_dir.display()
+                        )));
+                    }
+                    if !destination.starts_with('/') {
+                        return Err(failed(format!(
+                            "destination {destination:?} must be an absolute guest path"
+                        )));
+                    }
+                    Ok((host_dir, destination.clone()))
+                }
+            }
+        })
+        .collect()
 }
 
 /// The component's `allowed_outbound_hosts`, with variables rendered.

@@ -189,7 +189,12 @@ impl<S: Sql> Store<S> {
             };
             let (suffix, payload) = protocol::notice(notice, document, now);
             let topic = protocol::topic(&self.options.topic_prefix, notice.thing_name(), suffix);
-            self.enqueue_message(&topic, payload.to_string().as_bytes(), now)?;
+            self.enqueue_message(
+                notice.thing_name(),
+                &topic,
+                payload.to_string().as_bytes(),
+                now,
+            )?;
         }
         Ok(())
     }

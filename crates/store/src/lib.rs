@@ -23,7 +23,7 @@ use fleetjobs_core::{Rejection, Timestamp};
 pub use codec::Page;
 pub use executions::ExecutionQuery;
 pub use jobs::JobQuery;
-pub use outbox::{OutboxMessage, Published, OUTBOX_LEASE_MS};
+pub use outbox::{lane_of, LaneClaim, OutboxMessage, Published, OUTBOX_LANES, OUTBOX_LEASE_MS};
 pub use sql::{Sql, SqlError, Value};
 pub use sweep::{SweepOptions, SweepReport};
 

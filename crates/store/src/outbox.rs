@@ -1,14 +1,34 @@
 //! MQTT messages written in the transaction of the change that caused them,
-//! published after commit, and retried until marked published.
+//! published after commit, and retried until published.
+//!
+//! Each thing's messages go to one lane of [`OUTBOX_LANES`]. A publisher
+//! leases a whole lane and sends its messages oldest first, so several
+//! publishers (overlapping sweeper passes, requests) work at once while each
+//! thing still receives its notices in the order they were written.
 
 use fleetjobs_core::Timestamp;
 
 use crate::sql::{RowExt, Sql};
 use crate::{params, Result, Store};
 
-/// How long a publisher holds the messages it claimed: after that (it
-/// crashed) another publisher sends them.
+/// How long a publisher holds the lane it claimed: after that (it crashed)
+/// another publisher takes the lane over.
 pub const OUTBOX_LEASE_MS: i64 = 30_000;
+
+/// How many lanes the outbox has (schema migration 4 creates one
+/// `outbox_lanes` row for each): at most this many publishers at once.
+pub const OUTBOX_LANES: i64 = 16;
+
+/// The lane of a thing's messages: FNV-1a of its name, the same on every
+/// host and in every version.
+pub fn lane_of(thing_name: &str) -> i64 {
+    let hash = thing_name
+        .bytes()
+        .fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| {
+            (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
+        });
+    (hash % OUTBOX_LANES as u64) as i64
+}
 
 /// What [`Store::publish_outbox`] did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -25,37 +45,69 @@ pub struct OutboxMessage {
     pub payload: Vec<u8>,
 }
 
+/// A leased lane and its oldest waiting messages.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LaneClaim {
+    pub lane: i64,
+    /// The lease, which only this claim's holder ends.
+    pub leased_until: Timestamp,
+    pub messages: Vec<OutboxMessage>,
+}
+
 impl<S: Sql> Store<S> {
-    pub fn enqueue_message(&self, topic: &str, payload: &[u8], now: Timestamp) -> Result<i64> {
-        let rows = self.sql.query(
-            "INSERT INTO outbox (topic, payload, created_at) VALUES (?1, ?2, ?3) RETURNING id",
-            params![topic, payload.to_vec(), now],
+    /// Writes a message to `thing_name`'s lane.
+    pub fn enqueue_message(
+        &self,
+        thing_name: &str,
+        topic: &str,
+        payload: &[u8],
+        now: Timestamp,
+    ) -> Result<()> {
+        self.sql.execute(
+            "INSERT INTO outbox (lane, topic, payload, created_at) VALUES (?1, ?2, ?3, ?4)",
+            params![lane_of(thing_name), topic, payload.to_vec(), now],
         )?;
-        Ok(rows[0].int(0)?)
+        Ok(())
     }
 
-    /// Claims up to `limit` unpublished messages, oldest first, for `lease_ms`
-    /// so that two publishers (two sweepers, or a sweeper and a request) do
-    /// not both send them. An expired claim is taken over.
-    pub fn claim_messages(
+    /// Leases, for `lease_ms`, the free lane whose oldest message is the
+    /// oldest, and returns up to `limit` of its messages, oldest first.
+    /// `None` when every lane with messages is leased or the outbox is empty.
+    pub fn claim_lane(
         &self,
         now: Timestamp,
         lease_ms: i64,
         limit: usize,
-    ) -> Result<Vec<OutboxMessage>> {
+    ) -> Result<Option<LaneClaim>> {
         // Most requests find nothing to publish: look before taking the write lock.
-        let waiting = self.sql.query(
-            "SELECT 1 FROM outbox WHERE claimed_until IS NULL OR claimed_until <= ?1 LIMIT 1",
-            params![now],
-        )?;
-        if waiting.is_empty() {
-            return Ok(Vec::new());
+        if self
+            .sql
+            .query("SELECT 1 FROM outbox LIMIT 1", &[])?
+            .is_empty()
+        {
+            return Ok(None);
         }
         self.transaction(|store| {
+            let free = store.sql.query(
+                "SELECT lane FROM (
+                     SELECT lane, (SELECT MIN(id) FROM outbox WHERE outbox.lane = outbox_lanes.lane)
+                         AS oldest
+                     FROM outbox_lanes WHERE claimed_until <= ?1)
+                 WHERE oldest IS NOT NULL ORDER BY oldest LIMIT 1",
+                params![now],
+            )?;
+            let Some(row) = free.first() else {
+                return Ok(None);
+            };
+            let lane = row.int(0)?;
+            let leased_until = Timestamp(now.0 + lease_ms);
+            store.sql.execute(
+                "UPDATE outbox_lanes SET claimed_until = ?1 WHERE lane = ?2",
+                params![leased_until, lane],
+            )?;
             let rows = store.sql.query(
-                "SELECT id, topic, payload FROM outbox
-                 WHERE claimed_until IS NULL OR claimed_until <= ?1 ORDER BY id LIMIT ?2",
-                params![now, limit as i64],
+                "SELECT id, topic, payload FROM outbox WHERE lane = ?1 ORDER BY id LIMIT ?2",
+                params![lane, limit as i64],
             )?;
             let messages = rows
                 .iter()
@@ -67,46 +119,38 @@ impl<S: Sql> Store<S> {
                     })
                 })
                 .collect::<Result<Vec<_>>>()?;
-            if let (Some(first), Some(last)) = (messages.first(), messages.last()) {
-                store.sql.execute(
-                    "UPDATE outbox SET claimed_until = ?1 WHERE id BETWEEN ?2 AND ?3
-                       AND (claimed_until IS NULL OR claimed_until <= ?4)",
-                    params![Timestamp(now.0 + lease_ms), first.id, last.id, now],
-                )?;
-            }
-            Ok(messages)
+            Ok(Some(LaneClaim {
+                lane,
+                leased_until,
+                messages,
+            }))
         })
     }
 
-    /// Published messages leave the outbox.
-    pub fn mark_published(&self, ids: &[i64]) -> Result<()> {
+    /// Ends a lease: the lane's messages up to `published_through` (sent in
+    /// order) leave the outbox, and the lane is free for the next publisher,
+    /// which starts with what was not sent. A lease that expired and was
+    /// taken over stays with its new holder.
+    pub fn release_lane(&self, claim: &LaneClaim, published_through: Option<i64>) -> Result<()> {
         self.transaction(|store| {
-            for id in ids {
-                store
-                    .sql
-                    .execute("DELETE FROM outbox WHERE id = ?1", params![*id])?;
+            if let Some(last) = published_through {
+                store.sql.execute(
+                    "DELETE FROM outbox WHERE lane = ?1 AND id <= ?2",
+                    params![claim.lane, last],
+                )?;
             }
+            store.sql.execute(
+                "UPDATE outbox_lanes SET claimed_until = 0 WHERE lane = ?1 AND claimed_until = ?2",
+                params![claim.lane, claim.leased_until],
+            )?;
             Ok(())
         })
     }
 
-    /// Gives up claims so the next publisher retries the messages at once.
-    pub fn release_claims(&self, ids: &[i64]) -> Result<()> {
-        self.transaction(|store| {
-            for id in ids {
-                store.sql.execute(
-                    "UPDATE outbox SET claimed_until = NULL WHERE id = ?1",
-                    params![*id],
-                )?;
-            }
-            Ok(())
-        })
-    }
-
-    /// Publishes unpublished messages, oldest first, in claimed batches of
-    /// `batch`, until the outbox is empty or `limit` were sent. Stops at the
-    /// first failure (the broker is likely down) and leaves the rest for the
-    /// next publisher.
+    /// Publishes waiting messages, a leased lane's batch of up to `batch` at
+    /// a time, until no free lane has messages or `limit` were sent. Stops
+    /// at the first failure (the broker is likely down) and leaves the rest
+    /// for the next publisher.
     pub fn publish_outbox<E: std::fmt::Display>(
         &self,
         now: Timestamp,
@@ -116,30 +160,30 @@ impl<S: Sql> Store<S> {
     ) -> Result<Published> {
         let mut published = 0;
         while published < limit {
-            let messages =
-                self.claim_messages(now, OUTBOX_LEASE_MS, batch.min(limit - published))?;
-            if messages.is_empty() {
+            let Some(claim) =
+                self.claim_lane(now, OUTBOX_LEASE_MS, batch.min(limit - published))?
+            else {
                 break;
-            }
-            let mut sent = Vec::with_capacity(messages.len());
+            };
+            let mut last_sent = None;
             let mut failure = None;
-            for message in &messages {
+            for message in &claim.messages {
                 match publish(&message.topic, &message.payload) {
-                    Ok(()) => sent.push(message.id),
+                    Ok(()) => {
+                        last_sent = Some(message.id);
+                        published += 1;
+                    }
                     Err(e) => {
-                        failure = Some(e);
+                        failure = Some(e.to_string());
                         break;
                     }
                 }
             }
-            self.mark_published(&sent)?;
-            published += sent.len();
-            if let Some(e) = failure {
-                let unsent: Vec<i64> = messages[sent.len()..].iter().map(|m| m.id).collect();
-                self.release_claims(&unsent)?;
+            self.release_lane(&claim, last_sent)?;
+            if failure.is_some() {
                 return Ok(Published {
                     count: published,
-                    failure: Some(e.to_string()),
+                    failure,
                 });
             }
         }

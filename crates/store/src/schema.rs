@@ -121,4 +121,21 @@ pub const MIGRATIONS: &[(i64, &[&str])] = &[(
         "UPDATE jobs SET due_at = 0 WHERE status IN ('SCHEDULED', 'IN_PROGRESS')",
         "CREATE INDEX jobs_by_due ON jobs (due_at) WHERE due_at IS NOT NULL",
     ],
+), (
+    4,
+    &[
+        // Each thing's messages go to one of `outbox::OUTBOX_LANES` lanes; a
+        // publisher leases a whole lane, so several publish at once and each
+        // thing still gets its messages in order. Waiting messages keep their
+        // order in lane 0.
+        "ALTER TABLE outbox ADD COLUMN lane INTEGER NOT NULL DEFAULT 0",
+        "ALTER TABLE outbox DROP COLUMN claimed_until",
+        "CREATE INDEX outbox_by_lane ON outbox (lane, id)",
+        "CREATE TABLE outbox_lanes (
+            lane INTEGER PRIMARY KEY,
+            claimed_until INTEGER NOT NULL
+        )",
+        "WITH RECURSIVE lanes(lane) AS (SELECT 0 UNION ALL SELECT lane + 1 FROM lanes WHERE lane < 15)
+         INSERT INTO outbox_lanes (lane, claimed_until) SELECT lane, 0 FROM lanes",
+    ],
 )];

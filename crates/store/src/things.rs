@@ -7,7 +7,7 @@ use fleetjobs_core::{Rejection, Timestamp};
 
 use crate::codec::{decode_token, Page};
 use crate::executions::page;
-use crate::sql::{Row, RowExt, Sql};
+use crate::sql::{Row, RowExt, Sql, Value};
 use crate::{params, Error, Result, Store};
 
 fn thing_from_row(row: &Row) -> Result<Thing> {
@@ -37,6 +37,25 @@ fn name_cursor(token: Option<&str>) -> Result<String> {
         }
         Some(_) => Err(Rejection::invalid("nextToken", "is not a token this API returned").into()),
     }
+}
+
+/// The `WHERE` of a name list and its first two parameters: after the
+/// page's cursor, and, with a prefix, from the prefix up to below every name
+/// that starts with it (names compare as their UTF-8 bytes; U+10FFFF, the
+/// largest character, follows the prefix in no valid name).
+fn name_range(
+    column: &str,
+    prefix: Option<&str>,
+    token: Option<&str>,
+) -> Result<(String, Vec<Value>)> {
+    let after = name_cursor(token)?;
+    Ok(match prefix.filter(|p| !p.is_empty()) {
+        None => (format!("{column} > ?1"), params![after].to_vec()),
+        Some(prefix) => (
+            format!("{column} > ?1 AND {column} >= ?2 AND {column} < ?3"),
+            params![after, prefix, format!("{prefix}{}", char::MAX)].to_vec(),
+        ),
+    })
 }
 
 fn names(rows: Vec<Row>) -> Result<Vec<String>> {
@@ -86,12 +105,22 @@ impl<S: Sql> Store<S> {
         })
     }
 
-    pub fn list_things(&self, limit: usize, next_token: Option<&str>) -> Result<Page<Thing>> {
-        let after = name_cursor(next_token)?;
+    /// Things by name, those starting with `name_prefix` if given.
+    pub fn list_things(
+        &self,
+        name_prefix: Option<&str>,
+        limit: usize,
+        next_token: Option<&str>,
+    ) -> Result<Page<Thing>> {
+        let (range, mut values) = name_range("thing_name", name_prefix, next_token)?;
+        values.push((limit as i64).into());
         let rows = self.sql.query(
-            "SELECT thing_name, attributes, version, created_at FROM things
-             WHERE thing_name > ?1 ORDER BY thing_name LIMIT ?2",
-            params![after, limit as i64],
+            &format!(
+                "SELECT thing_name, attributes, version, created_at FROM things
+                 WHERE {range} ORDER BY thing_name LIMIT ?{}",
+                values.len()
+            ),
+            &values,
         )?;
         let items = rows
             .iter()
@@ -230,12 +259,22 @@ impl<S: Sql> Store<S> {
         })
     }
 
-    pub fn list_groups(&self, limit: usize, next_token: Option<&str>) -> Result<Page<ThingGroup>> {
-        let after = name_cursor(next_token)?;
+    /// Thing groups by name, those starting with `name_prefix` if given.
+    pub fn list_groups(
+        &self,
+        name_prefix: Option<&str>,
+        limit: usize,
+        next_token: Option<&str>,
+    ) -> Result<Page<ThingGroup>> {
+        let (range, mut values) = name_range("group_name", name_prefix, next_token)?;
+        values.push((limit as i64).into());
         let rows = self.sql.query(
-            "SELECT group_name, description, created_at FROM thing_groups
-             WHERE group_name > ?1 ORDER BY group_name LIMIT ?2",
-            params![after, limit as i64],
+            &format!(
+                "SELECT group_name, description, created_at FROM thing_groups
+                 WHERE {range} ORDER BY group_name LIMIT ?{}",
+                values.len()
+            ),
+            &values,
         )?;
         let items = rows
             .iter()

@@ -7,7 +7,7 @@ use fleetjobs_core::execution::DeviceUpdate;
 use fleetjobs_core::job::CancelJob;
 use fleetjobs_core::model::{ExecutionStatus, JobStatus};
 use fleetjobs_core::Rejection;
-use fleetjobs_store::{Error, ExecutionQuery};
+use fleetjobs_store::{lane_of, Error, ExecutionQuery};
 use serde_json::json;
 
 use ExecutionStatus::*;
@@ -410,22 +410,59 @@ fn a_repeated_update_is_applied_once_and_a_rejected_one_writes_nothing() {
 }
 
 #[test]
-fn outbox_claims_are_leased_so_two_publishers_do_not_both_send() {
+fn a_publisher_leases_a_whole_lane_so_each_thing_gets_its_messages_in_order() {
     let store = memory_store();
-    things(&store, &["dev"]);
-    create_job(&store, "j", job_for(&["dev"]), noon());
-    let first = store.claim_messages(noon(), 30_000, 100).unwrap();
-    assert_eq!(first.len(), 2);
-    assert!(store
-        .claim_messages(noon(), 30_000, 100)
-        .unwrap()
-        .is_empty());
-    let after_lease = store
-        .claim_messages(noon().plus_minutes(1), 30_000, 100)
+    // Two things in one lane, a third in another.
+    let names: Vec<String> = (0..100).map(|i| format!("dev-{i}")).collect();
+    let first_lane = lane_of(&names[0]);
+    let same = names[1..]
+        .iter()
+        .find(|n| lane_of(n) == first_lane)
         .unwrap();
-    assert_eq!(after_lease.len(), 2, "an expired claim is taken over");
+    let other = names.iter().find(|n| lane_of(n) != first_lane).unwrap();
+    things(&store, &[&names[0], same, other]);
+    create_job(&store, "j", job_for(&[&names[0], same, other]), noon());
+
+    let first = store.claim_lane(noon(), 30_000, 100).unwrap().unwrap();
+    assert_eq!(first.lane, first_lane, "the lane with the oldest message");
+    assert_eq!(
+        first.messages.len(),
+        4,
+        "notify and notify-next of both things"
+    );
+    let second = store.claim_lane(noon(), 30_000, 100).unwrap().unwrap();
+    assert_eq!(second.lane, lane_of(other));
+    assert_eq!(second.messages.len(), 2);
+    assert!(
+        store.claim_lane(noon(), 30_000, 100).unwrap().is_none(),
+        "both lanes are leased"
+    );
+
+    // The first holder sends one message, then stops: the rest is the
+    // next publisher's, in order.
     store
-        .mark_published(&after_lease.iter().map(|m| m.id).collect::<Vec<_>>())
+        .release_lane(&first, Some(first.messages[0].id))
+        .unwrap();
+    let again = store.claim_lane(noon(), 30_000, 100).unwrap().unwrap();
+    assert_eq!(again.messages, first.messages[1..].to_vec());
+
+    // A lease that expired is taken over; the old holder's release does not
+    // free the lane under the new one.
+    let later = noon().plus_minutes(1);
+    let taken_over = store.claim_lane(later, 30_000, 100).unwrap().unwrap();
+    assert_eq!(taken_over.lane, first_lane);
+    store.release_lane(&again, None).unwrap();
+    let next = store.claim_lane(later, 30_000, 100).unwrap().unwrap();
+    assert_eq!(
+        next.lane,
+        lane_of(other),
+        "the taken-over lane stays leased"
+    );
+    store
+        .release_lane(&taken_over, taken_over.messages.last().map(|m| m.id))
+        .unwrap();
+    store
+        .release_lane(&next, next.messages.last().map(|m| m.id))
         .unwrap();
     assert_eq!(store.outbox_len().unwrap(), 0);
 }

@@ -65,9 +65,14 @@ pub fn job_for(things: &[&str]) -> serde_json::Value {
 
 /// The outbox as (topic, payload JSON), oldest first; drains it.
 pub fn drain_outbox(store: &Store<NativeSql>) -> Vec<(String, serde_json::Value)> {
-    let messages = store.claim_messages(noon(), 60_000, 100_000).unwrap();
-    let ids: Vec<i64> = messages.iter().map(|m| m.id).collect();
-    store.mark_published(&ids).unwrap();
+    let mut messages = Vec::new();
+    while let Some(claim) = store.claim_lane(noon(), 60_000, 100_000).unwrap() {
+        store
+            .release_lane(&claim, claim.messages.last().map(|m| m.id))
+            .unwrap();
+        messages.extend(claim.messages);
+    }
+    messages.sort_by_key(|m| m.id);
     messages
         .into_iter()
         .map(|m| (m.topic, serde_json::from_slice(&m.payload).unwrap()))
