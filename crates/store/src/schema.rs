@@ -138,4 +138,33 @@ pub const MIGRATIONS: &[(i64, &[&str])] = &[(
         "WITH RECURSIVE lanes(lane) AS (SELECT 0 UNION ALL SELECT lane + 1 FROM lanes WHERE lane < 15)
          INSERT INTO outbox_lanes (lane, claimed_until) SELECT lane, 0 FROM lanes",
     ],
+), (
+    5,
+    &[
+        // Commands (docs/commands.md): one execution per command, sent to one
+        // thing. `deadline` is createdAt + ttl while the command waits (SENT,
+        // IN_PROGRESS), NULL once terminal; `completed_at` is when it became
+        // terminal, for the retention purge. `params`, `result` and
+        // `status_reason` are JSON.
+        "CREATE TABLE device_commands (
+            execution_id TEXT PRIMARY KEY,
+            thing_name TEXT NOT NULL,
+            action TEXT NOT NULL,
+            params TEXT NOT NULL,
+            ttl_seconds INTEGER NOT NULL,
+            status TEXT NOT NULL,
+            result TEXT,
+            status_reason TEXT,
+            version_number INTEGER NOT NULL,
+            created_at INTEGER NOT NULL,
+            last_updated_at INTEGER NOT NULL,
+            completed_at INTEGER,
+            deadline INTEGER
+        )",
+        "CREATE INDEX device_commands_by_created ON device_commands (created_at DESC, execution_id DESC)",
+        "CREATE INDEX device_commands_by_thing ON device_commands (thing_name, created_at DESC, execution_id DESC)",
+        "CREATE INDEX device_commands_by_status ON device_commands (status, created_at DESC, execution_id DESC)",
+        "CREATE INDEX device_commands_by_deadline ON device_commands (deadline) WHERE deadline IS NOT NULL",
+        "CREATE INDEX device_commands_by_completion ON device_commands (completed_at) WHERE completed_at IS NOT NULL",
+    ],
 )];
