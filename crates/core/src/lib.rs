@@ -11,6 +11,7 @@
 pub mod abort;
 pub mod commands;
 pub mod config;
+pub mod device_command;
 pub mod error;
 pub mod execution;
 pub mod job;
