@@ -32,4 +32,4 @@ pub use mqtt::mqtt_connection;
 pub use outbox::{publish_outbox, respond_and_publish, PublishBudget, REQUEST_PUBLISH_BUDGET};
 pub use routes::{api_route, path_params};
 pub use storage::{now, store};
-pub use variables::{topic_prefix, variable};
+pub use variables::{commands_prefix, topic_prefix, variable};

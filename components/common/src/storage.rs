@@ -5,7 +5,7 @@ use fleetjobs_core::Timestamp;
 use fleetjobs_store::backend::spin::SpinSql;
 use fleetjobs_store::{Store, StoreOptions};
 
-use crate::variables::topic_prefix;
+use crate::variables::{commands_prefix, topic_prefix};
 
 /// Now, as the host's wall clock says (the test clock moves it).
 pub fn now() -> Timestamp {
@@ -23,6 +23,7 @@ pub fn store() -> Result<Store<SpinSql>, ApiError> {
         sql,
         StoreOptions {
             topic_prefix: topic_prefix(),
+            commands_prefix: commands_prefix(),
         },
     );
     store.migrate(now())?;

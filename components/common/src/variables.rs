@@ -17,6 +17,14 @@ pub fn topic_prefix() -> String {
     )
 }
 
+/// The command topics' prefix (`commands_prefix`).
+pub fn commands_prefix() -> String {
+    variable(
+        "commands_prefix",
+        fleetjobs_core::device_command::DEFAULT_COMMANDS_PREFIX,
+    )
+}
+
 /// The broker's address (`mqtt_url`), without a client id.
 pub fn mqtt_url() -> String {
     variable("mqtt_url", DEFAULT_MQTT_URL)

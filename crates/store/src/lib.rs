@@ -8,6 +8,7 @@
 mod apply;
 pub mod backend;
 mod codec;
+mod commands;
 mod executions;
 mod jobs;
 pub mod ops;
@@ -21,6 +22,7 @@ mod tokens;
 use fleetjobs_core::{Rejection, Timestamp};
 
 pub use codec::Page;
+pub use commands::CommandQuery;
 pub use executions::ExecutionQuery;
 pub use jobs::JobQuery;
 pub use outbox::{lane_of, LaneClaim, OutboxMessage, Published, OUTBOX_LANES, OUTBOX_LEASE_MS};
@@ -49,12 +51,15 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 pub struct StoreOptions {
     /// Device topics live under `{topic_prefix}/{thing}/jobs/…`.
     pub topic_prefix: String,
+    /// Command requests go to `{commands_prefix}/{thing}/executions/{id}/request`.
+    pub commands_prefix: String,
 }
 
 impl Default for StoreOptions {
     fn default() -> Self {
         StoreOptions {
             topic_prefix: fleetjobs_core::protocol::DEFAULT_TOPIC_PREFIX.into(),
+            commands_prefix: fleetjobs_core::device_command::DEFAULT_COMMANDS_PREFIX.into(),
         }
     }
 }

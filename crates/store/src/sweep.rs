@@ -18,7 +18,8 @@ use crate::{Error, Result, Store};
 pub struct SweepOptions {
     /// Due jobs ticked per pass, and expired jobs deleted.
     pub jobs: usize,
-    /// Executions timed out per pass.
+    /// Executions timed out per pass (and commands timed out, and commands
+    /// purged after the retention).
     pub timeouts: usize,
     /// Extra release transactions ([`RELEASE_BATCH`] targets each) a pass
     /// may run for jobs with more targets waiting than one releases.
@@ -26,7 +27,8 @@ pub struct SweepOptions {
     /// Transactions of job-wide cancels and deletions (a
     /// [`fleetjobs_core::outcome::BATCH`] of executions each) per pass.
     pub deletion_batches: usize,
-    /// COMPLETED and CANCELED jobs are deleted this long after they finished.
+    /// COMPLETED and CANCELED jobs, and terminal commands, are deleted this
+    /// long after they finished.
     pub retention_ms: i64,
     /// Replies remembered for a repeated clientToken are kept this long.
     pub reply_memory_ms: i64,
@@ -63,6 +65,10 @@ pub struct SweepReport {
     pub deletion_batches: usize,
     pub expired: usize,
     pub replies_forgotten: u64,
+    /// Commands past their TTL, now TIMED_OUT.
+    pub commands_timed_out: usize,
+    /// Terminal commands deleted after the retention.
+    pub commands_expired: u64,
 }
 
 impl<S: Sql> Store<S> {
@@ -71,6 +77,7 @@ impl<S: Sql> Store<S> {
         let mut report = SweepReport {
             // Timeouts first: they change the counts abort and completion read.
             timed_out: self.time_out_due(now, options.timeouts)?,
+            commands_timed_out: self.time_out_commands(now, options.timeouts)?,
             ..SweepReport::default()
         };
         // Only what is due: a job waits (no cost) until its next pacing
@@ -97,6 +104,7 @@ impl<S: Sql> Store<S> {
                 report.expired += 1;
             }
         }
+        report.commands_expired = self.purge_commands(expired_before, options.timeouts)?;
         report.replies_forgotten =
             self.forget_replies(Timestamp(now.0 - options.reply_memory_ms))?;
         Ok(report)
