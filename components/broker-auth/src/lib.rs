@@ -16,9 +16,10 @@ use fleetjobs_api::request::json_body;
 use fleetjobs_api::ApiError;
 use fleetjobs_component::variables::{mqtt_password, mqtt_username};
 use fleetjobs_component::{
-    device_token_hash, method_name, no_route, require_bearer, respond, same_secret, store,
-    topic_prefix,
+    commands_prefix, device_token_hash, method_name, no_route, require_bearer, respond,
+    same_secret, store, topic_prefix,
 };
+use fleetjobs_core::device_command::CommandTopics;
 use fleetjobs_core::protocol::DeviceTopics;
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -88,11 +89,16 @@ fn authorize(body: Authorize) -> Result<Value, ApiError> {
         return Ok(json!({"result": "allow"}));
     }
     let registered = store()?.thing_token_hash(&body.username)?.is_some();
-    let topics = DeviceTopics::of(&topic_prefix(), &body.username);
+    let jobs = DeviceTopics::of(&topic_prefix(), &body.username);
+    let commands = CommandTopics::of(&commands_prefix(), &body.username);
     let allowed = registered
         && match body.action {
-            Action::Publish => topics.allows_publish(&body.topic),
-            Action::Subscribe => topics.allows_subscribe(&body.topic),
+            Action::Publish => {
+                jobs.allows_publish(&body.topic) || commands.allows_publish(&body.topic)
+            }
+            Action::Subscribe => {
+                jobs.allows_subscribe(&body.topic) || commands.allows_subscribe(&body.topic)
+            }
         };
     Ok(json!({"result": result(allowed)}))
 }

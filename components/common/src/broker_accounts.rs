@@ -1,6 +1,8 @@
 //! Device accounts on the broker. A thing's MQTT login is its name and its
 //! device token, and it may use only its own topics
-//! ([`DeviceTopics`](fleetjobs_core::protocol::DeviceTopics)).
+//! ([`DeviceTopics`](fleetjobs_core::protocol::DeviceTopics) for jobs,
+//! [`CommandTopics`](fleetjobs_core::device_command::CommandTopics) for
+//! commands).
 //!
 //! `broker_accounts` says how the broker learns them:
 //! - `mosquitto-dynsec` (the default; what `fleetjobs up` manages): the
@@ -11,11 +13,12 @@
 //! - `none`: the broker asks fleetjobs instead (EMQX's HTTP authenticator
 //!   and authorizer, `/broker/v1/...`); nothing is published.
 
+use fleetjobs_core::device_command::CommandTopics;
 use fleetjobs_core::protocol::DeviceTopics;
 use serde_json::{json, Value};
 use spin_sdk::mqtt::Qos;
 
-use crate::{mqtt_connection, topic_prefix, variable};
+use crate::{commands_prefix, mqtt_connection, topic_prefix, variable};
 
 const CONTROL_TOPIC: &str = "$CONTROL/dynamic-security/v1";
 
@@ -27,19 +30,26 @@ fn role(thing_name: &str) -> String {
 /// connection) goes, then a role with the thing's ACL and a client with
 /// the token as password.
 pub fn register(thing_name: &str, token: &str) -> Result<(), String> {
-    let topics = DeviceTopics::of(&topic_prefix(), thing_name);
+    let jobs = DeviceTopics::of(&topic_prefix(), thing_name);
+    let commands = CommandTopics::of(&commands_prefix(), thing_name);
     let allow =
         |acltype: &str, topic: &String| json!({"acltype": acltype, "topic": topic, "allow": true});
-    let acls: Vec<Value> = topics
+    let acls: Vec<Value> = jobs
         .publish
         .iter()
+        .chain(&commands.publish)
         .map(|topic| allow("publishClientSend", topic))
-        .chain(topics.subscribe.iter().flat_map(|topic| {
-            [
-                allow("subscribePattern", topic),
-                allow("unsubscribePattern", topic),
-            ]
-        }))
+        .chain(
+            jobs.subscribe
+                .iter()
+                .chain(&commands.subscribe)
+                .flat_map(|topic| {
+                    [
+                        allow("subscribePattern", topic),
+                        allow("unsubscribePattern", topic),
+                    ]
+                }),
+        )
         .collect();
     send(
         thing_name,

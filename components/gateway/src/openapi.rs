@@ -7,13 +7,14 @@ use serde_json::{json, Map, Value};
 use fleetjobs_core::config::{
     AbortAction, AbortFailureType, EndBehavior, RetryFailureType, MAX_PER_MINUTE, MAX_RETRIES,
 };
+use fleetjobs_core::device_command::{CommandStatus, MAX_ACTION_CHARS, MAX_TTL_SECONDS};
 use fleetjobs_core::model::JobType;
 use fleetjobs_core::validate::{
     MAX_ATTRIBUTES, MAX_ATTRIBUTE_KEY_CHARS, MAX_ATTRIBUTE_VALUE_CHARS, MAX_STATUS_DETAILS,
     MAX_STATUS_DETAIL_VALUE, MAX_TARGETS, MAX_TEXT_CHARS, MAX_TIMEOUT_MINUTES,
 };
 
-use fleetjobs_api::request::MAX_LIMIT;
+use fleetjobs_api::request::{MAX_LIMIT, MAX_WAIT_SECONDS};
 use fleetjobs_api::routes::{Operation, Route, API_PREFIX, ROUTES};
 
 fn object(properties: Value, required: &[&str]) -> Value {
@@ -185,7 +186,13 @@ fn schemas() -> Value {
         "CreateThingGroup": object(json!({
             "thingGroupName": group_name,
             "description": text(MAX_TEXT_CHARS)
-        }), &["thingGroupName"])
+        }), &["thingGroupName"]),
+        "SendCommand": object(json!({
+            "thingName": thing_name,
+            "action": {"type": "string", "pattern": format!("^[a-zA-Z0-9:._-]{{1,{MAX_ACTION_CHARS}}}$")},
+            "params": or_null(json!({"type": "object", "description": "at most 32 KiB as JSON"})),
+            "ttl": or_null(integer(1, MAX_TTL_SECONDS))
+        }), &["thingName", "action"])
     })
 }
 
@@ -227,6 +234,11 @@ fn parameters(route: &Route) -> Vec<Value> {
             out.push(query("force", json!({"type": "boolean"}), "also IN_PROGRESS executions"));
         }
         Operation::DeleteJob => out.push(query("force", json!({"type": "boolean"}), "also active jobs")),
+        Operation::SendCommand => out.push(query("wait", integer(0, MAX_WAIT_SECONDS), "answer once the execution is terminal or after this many seconds (at most the ttl)")),
+        Operation::ListCommands => {
+            out.push(query("thingName", json!({"type": "string"}), "commands sent to this thing"));
+            out.push(query("status", one_of(CommandStatus::ALL), "command status"));
+        }
         _ => {}
     }
     out
@@ -242,8 +254,13 @@ fn error_statuses(route: &Route) -> Vec<(u16, &'static str)> {
         ),
         (401, "missing or wrong bearer token"),
     ];
-    if route.path.contains('{') || route.operation == Operation::CreateJob {
-        out.push((404, "no such job, execution, thing or thing group"));
+    if route.path.contains('{')
+        || matches!(
+            route.operation,
+            Operation::CreateJob | Operation::SendCommand
+        )
+    {
+        out.push((404, "no such job, execution, thing, thing group or command"));
     }
     if route.method != "GET" {
         out.push((

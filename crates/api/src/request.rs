@@ -9,6 +9,8 @@ use crate::error::ApiError;
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 pub const MAX_LIMIT: usize = 250;
 pub const DEFAULT_LIMIT: usize = 50;
+/// The longest `?wait=` of SendCommand, in seconds (and at most the ttl).
+pub const MAX_WAIT_SECONDS: i64 = 60;
 
 /// Parses a JSON body; errors name the field (`targets.thingNames[0]: …`).
 /// An empty body is read as `{}` so optional-only bodies may be omitted.

@@ -67,6 +67,11 @@ operations! {
     ListThingsInThingGroup,
     AddThingToThingGroup,
     RemoveThingFromThingGroup,
+    SendCommand,
+    ListCommands,
+    DescribeCommand,
+    CancelCommand,
+    DeleteCommand,
 }
 
 impl fmt::Display for Operation {
@@ -305,6 +310,46 @@ pub const ROUTES: &[Route] = &[
         204,
         None,
     ),
+    route(
+        "POST",
+        "commands",
+        "send-command",
+        Op::SendCommand,
+        201,
+        Some("SendCommand"),
+    ),
+    route(
+        "GET",
+        "commands",
+        "list-commands",
+        Op::ListCommands,
+        200,
+        None,
+    ),
+    route(
+        "GET",
+        "commands/{executionId}",
+        "describe-command",
+        Op::DescribeCommand,
+        200,
+        None,
+    ),
+    route(
+        "POST",
+        "commands/{executionId}/cancel",
+        "cancel-command",
+        Op::CancelCommand,
+        200,
+        None,
+    ),
+    route(
+        "DELETE",
+        "commands/{executionId}",
+        "delete-command",
+        Op::DeleteCommand,
+        204,
+        None,
+    ),
 ];
 
 /// The name of a `{name}` part of a pattern.
@@ -318,7 +363,7 @@ fn param_names(pattern: &'static str) -> impl Iterator<Item = &'static str> {
 }
 
 /// The decoded path parameters of a matched route, by name (`jobId`,
-/// `thingName`, `thingGroupName`).
+/// `thingName`, `thingGroupName`, `executionId`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PathParams {
     pattern: &'static str,
@@ -373,6 +418,11 @@ impl PathParams {
     /// `{thingGroupName}`.
     pub fn thing_group_name(&self) -> Result<&str, ApiError> {
         self.require("thingGroupName")
+    }
+
+    /// `{executionId}` (a command's execution).
+    pub fn execution_id(&self) -> Result<&str, ApiError> {
+        self.require("executionId")
     }
 
     /// The matched pattern.
@@ -536,7 +586,7 @@ mod tests {
             assert!(seen.insert((route.method, route.path)), "{route:?}");
             for name in route.param_names() {
                 assert!(
-                    ["jobId", "thingName", "thingGroupName"].contains(&name),
+                    ["jobId", "thingName", "thingGroupName", "executionId"].contains(&name),
                     "{route:?}"
                 );
             }
@@ -593,6 +643,11 @@ mod tests {
             "GET thing-groups/{thingGroupName}/things thing-groups ListThingsInThingGroup 200 -",
             "PUT thing-groups/{thingGroupName}/things/{thingName} thing-groups AddThingToThingGroup 204 -",
             "DELETE thing-groups/{thingGroupName}/things/{thingName} thing-groups RemoveThingFromThingGroup 204 -",
+            "POST commands send-command SendCommand 201 SendCommand",
+            "GET commands list-commands ListCommands 200 -",
+            "GET commands/{executionId} describe-command DescribeCommand 200 -",
+            "POST commands/{executionId}/cancel cancel-command CancelCommand 200 -",
+            "DELETE commands/{executionId} delete-command DeleteCommand 204 -",
         ];
         assert_eq!(rows, expected);
     }

@@ -19,11 +19,18 @@
 //! that runs the jobs it is handed the way its [`Behaviour`] says (succeed,
 //! fail, reject, hang, connect late, or run slowly), and counts what happened.
 //!
+//! [`CommandDevice`] answers commands (`{prefix}/{thing}/executions/+/request`)
+//! by its [`CommandBehaviour`]: succeed with a result, fail, reject, report
+//! progress first, ignore, answer late, or leave the answer to the caller;
+//! it drops a request whose `timestamp + ttl` has passed.
+//!
 //! The `fleetjobs-sim` binary runs such a fleet with a live summary (`run`),
 //! and draws a job's progress as the control plane reports it (`watch`).
 
+mod commands;
 mod fleet;
 
+pub use commands::{CommandBehaviour, CommandDevice, CommandRequest};
 pub use fleet::{Behaviour, Fleet, FleetConfig, Outcome, Summary};
 
 use std::collections::VecDeque;

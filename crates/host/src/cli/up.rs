@@ -31,8 +31,10 @@ pub(super) struct UpArgs {
     /// Use this broker instead of starting a local mosquitto.
     #[arg(long)]
     mqtt_url: Option<String>,
-    /// Stop a component that runs longer than this (milliseconds).
-    #[arg(long, default_value_t = 30_000)]
+    /// Stop a component that runs longer than this (milliseconds). Longer
+    /// than SendCommand's longest `?wait=` (60 s) and the gateway's call
+    /// around it.
+    #[arg(long, default_value_t = 75_000)]
     execution_deadline_ms: u64,
     /// Expose /.well-known/fleetjobs/ to move the clock and run cron now; cron
     /// then runs only on demand (tests only).
