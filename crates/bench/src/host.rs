@@ -71,8 +71,12 @@ impl Host {
             .arg(&args.cache_dir)
             .args(options)
             .envs(env.iter().copied())
-            // Component logs would cost the figure a terminal's speed.
-            .env("RUST_LOG", "warn")
+            // Component logs would cost the figure a terminal's speed
+            // (`RUST_LOG` still chooses, to look into a row).
+            .env(
+                "RUST_LOG",
+                std::env::var("RUST_LOG").unwrap_or_else(|_| "warn".into()),
+            )
             .stdout(Stdio::piped())
             .stderr(std::fs::File::create(&log)?)
             .spawn()

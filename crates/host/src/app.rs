@@ -73,8 +73,6 @@ pub struct App {
     /// The MQTT trigger's ordered lanes and the bounds on its work.
     pub mqtt_lanes: Arc<crate::mqtt_trigger::Lanes>,
     pub clock: AppClock,
-    /// One per cron-triggered component, so its runs never overlap.
-    pub cron_gates: BTreeMap<String, tokio::sync::Mutex<()>>,
     pub options: HostOptions,
 }
 
@@ -161,7 +159,6 @@ impl App {
             mqtt: MqttPool::default(),
             mqtt_lanes: Arc::default(),
             clock: AppClock::default(),
-            cron_gates: cron_gates(&manifest),
             manifest,
             variables,
             router,
@@ -359,12 +356,54 @@ fn allowed_hosts(
     })
 }
 
-/// One gate per cron-triggered component (see [`App::cron_gates`]).
-fn cron_gates(manifest: &Manifest) -> BTreeMap<String, tokio::sync::Mutex<()>> {
-    manifest
-        .triggers
-        .cron
-        .iter()
-        .map(|t| (t.component.clone(), tokio::sync::Mutex::new(())))
-        .collect()
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A one-component manifest with `files` in a fresh directory that holds
+    /// `static/`.
+    fn manifest_with_files(files: &str) -> (tempfile::TempDir, Manifest) {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("static")).unwrap();
+        let path = dir.path().join("spin.toml");
+        std::fs::write(
+            &path,
+            format!(
+                "spin_manifest_version = 2\n[application]\nname = \"a\"\n\
+                 [[trigger.http]]\nroute = \"/...\"\ncomponent = \"a\"\n\
+                 [component.a]\nsource = \"a.wasm\"\nfiles = {files}\n"
+            ),
+        )
+        .unwrap();
+        let manifest = Manifest::load(&path).unwrap();
+        (dir, manifest)
+    }
+
+    fn mounts(files: &str) -> Result<Vec<(PathBuf, String)>, String> {
+        let (_dir, manifest) = manifest_with_files(files);
+        file_mounts("a", &manifest.components["a"], &manifest.base_dir).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn a_directory_placement_is_mounted_at_its_destination() {
+        let (dir, manifest) = manifest_with_files(r#"[{ source = "static", destination = "/" }]"#);
+        let mounts = file_mounts("a", &manifest.components["a"], &manifest.base_dir).unwrap();
+        assert_eq!(mounts, [(dir.path().join("static"), "/".to_owned())]);
+    }
+
+    #[test]
+    fn what_cannot_be_mounted_is_refused_by_name() {
+        let error = mounts(r#"["static/**/*"]"#).unwrap_err();
+        assert!(
+            error.contains("component a: files[0]: glob patterns"),
+            "{error}"
+        );
+        let error = mounts(r#"[{ source = "missing", destination = "/" }]"#).unwrap_err();
+        assert!(
+            error.contains("files[0]: source") && error.contains("is not a directory"),
+            "{error}"
+        );
+        let error = mounts(r#"[{ source = "static", destination = "www" }]"#).unwrap_err();
+        assert!(error.contains("must be an absolute guest path"), "{error}");
+    }
 }

@@ -1,6 +1,7 @@
 //! The cron trigger: calls `handle-cron-event` of world `spin-cron` on each
-//! tick of a 6-field (seconds first, UTC) schedule. Runs of one trigger never
-//! overlap: a tick that comes while the previous run is busy is skipped.
+//! tick of a 6-field (seconds first, UTC) schedule. As in Spin's trigger-cron
+//! (whose scheduler spawns every tick's run), runs may overlap: a tick that
+//! comes while the previous run is busy starts a new instance beside it.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -12,8 +13,7 @@ use tokio::task::JoinSet;
 use crate::app::App;
 use crate::bindings::cron::fermyon::spin_cron::cron_types::{Error, Metadata};
 
-/// Runs the cron export of `component` once, waiting for any run of the same
-/// component in progress.
+/// Runs the cron export of `component` once.
 pub async fn run_now(app: &Arc<App>, component_id: &str) -> Result<(), String> {
     let component = app
         .component(component_id)
@@ -23,11 +23,15 @@ pub async fn run_now(app: &Arc<App>, component_id: &str) -> Result<(), String> {
         .cron
         .clone()
         .ok_or_else(|| format!("component {component_id} does not export handle-cron-event"))?;
-    let gate = app
-        .cron_gates
-        .get(component_id)
-        .ok_or_else(|| format!("component {component_id} has no cron trigger"))?;
-    let _running = gate.lock().await;
+    if !app
+        .manifest
+        .triggers
+        .cron
+        .iter()
+        .any(|t| t.component == component_id)
+    {
+        return Err(format!("component {component_id} has no cron trigger"));
+    }
     let mut store = app.store(&component, crate::app::TriggerKind::Cron);
     let timestamp = app.clock.now().as_secs();
     let instance = pre
@@ -68,9 +72,12 @@ pub fn spawn_all(app: &Arc<App>, tasks: &mut JoinSet<()>, shutdown: &watch::Rece
                     _ = tokio::time::sleep(wait) => {}
                     _ = shutdown.changed() => return,
                 }
-                if let Err(message) = run_now(&app, &component).await {
-                    tracing::error!(%component, "cron run failed: {message}");
-                }
+                let (app, component) = (app.clone(), component.clone());
+                tokio::spawn(async move {
+                    if let Err(message) = run_now(&app, &component).await {
+                        tracing::error!(%component, "cron run failed: {message}");
+                    }
+                });
             }
         });
     }

@@ -503,16 +503,13 @@ fn kv_number(host: &Host, key: &str) -> u64 {
 }
 
 #[test]
-fn cron_fires_repeatedly_and_never_overlaps_a_slow_run() {
+fn cron_fires_every_tick_even_while_a_slow_run_is_busy() {
+    // Spin's trigger-cron spawns each tick's run, so a run that outlasts the
+    // one-second schedule overlaps the next.
     let host = Host::start(&app_manifest(), &[], &[("SPIN_VARIABLE_SLEEP_MS", "1500")]);
-    eventually("three cron runs", || {
-        (kv_number(&host, "ticks") >= 3).then_some(())
+    eventually("a run that started while another was busy", || {
+        (kv_number(&host, "overlaps") >= 1).then_some(())
     });
-    assert_eq!(
-        kv_number(&host, "overlaps"),
-        0,
-        "a run started while another was busy"
-    );
 }
 
 #[test]
