@@ -160,10 +160,14 @@ pub struct DeviceTopics {
     pub subscribe: Vec<String>,
 }
 
-/// Under a device's `jobs/`: `+` rather than get and start-next alone, so
-/// that an unknown operation reaches the service and is answered
-/// InvalidTopic, as AWS does.
-const DEVICE_PUBLISHES: [&str; 3] = ["+", "+/get", "+/update"];
+/// Under a device's `jobs/`: the four operations' topics. The one-level
+/// operations are named rather than `+`, the level the service's own
+/// notices (`notify`, `notify-next`) use: the service subscribes to exactly
+/// these filters, so its notices never come back to it (each would start an
+/// instance), and the broker refuses a device's other one-level topics. A
+/// bad job id or `$next` where it is not allowed still reaches the service
+/// and is answered InvalidTopic.
+const DEVICE_PUBLISHES: [&str; 4] = ["get", "start-next", "+/get", "+/update"];
 
 impl DeviceTopics {
     pub fn of(prefix: &str, thing_name: &str) -> Self {

@@ -496,7 +496,7 @@ mod topics {
             "j1/get",
             "$next/get",
             "j1/update",
-            "reboot",
+            "$next/update",
         ] {
             assert!(
                 topics.allows_publish(&format!("{PREFIX}/dev-1/jobs/{own}")),
@@ -509,6 +509,9 @@ mod topics {
             "$aws/things/dev-1/jobs/+",
             "$aws/things/dev-1/shadow/get",
             "$aws/things/dev-1/jobs",
+            // The level of the service's own notices: no operation there.
+            "$aws/things/dev-1/jobs/reboot",
+            "$aws/things/dev-1/jobs/notify-next",
         ] {
             assert!(!topics.allows_publish(foreign), "{foreign}");
         }

@@ -199,9 +199,12 @@ fn mqtt_rejections_carry_the_client_token() {
     let body = rejected(dev.next_reply("open/update", WAIT).unwrap(), "InvalidJson");
     assert_eq!(body["clientToken"], token("t-json"));
 
-    dev.publish_raw("reboot", br#"{"clientToken": "t-topic"}"#)
+    dev.publish_raw("$next/update", br#"{"clientToken": "t-topic"}"#)
         .unwrap();
-    let body = rejected(dev.next_reply("reboot", WAIT).unwrap(), "InvalidTopic");
+    let body = rejected(
+        dev.next_reply("$next/update", WAIT).unwrap(),
+        "InvalidTopic",
+    );
     assert_eq!(body["clientToken"], token("t-topic"));
 
     let body = rejected(
