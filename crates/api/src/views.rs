@@ -119,6 +119,42 @@ pub fn execution(e: &Execution) -> Value {
     Value::Object(out)
 }
 
+/// A command execution (docs/commands.md): `{executionId, thingName, action,
+/// params, ttl, status, result?, statusReason?, versionNumber, createdAt,
+/// lastUpdatedAt, completedAt?, expiresAt}`.
+pub fn command(command: &fleetjobs_core::device_command::Command) -> Value {
+    let mut out = Map::new();
+    out.insert("executionId".into(), json!(command.execution_id));
+    out.insert("thingName".into(), json!(command.thing_name));
+    out.insert("action".into(), json!(command.action));
+    out.insert("params".into(), json!(command.params));
+    out.insert("ttl".into(), json!(command.ttl_seconds));
+    out.insert("status".into(), json!(command.status));
+    insert_some(
+        &mut out,
+        "result",
+        command.result.as_ref().map(|r| json!(r)),
+    );
+    insert_some(
+        &mut out,
+        "statusReason",
+        command.status_reason.as_ref().map(|r| json!(r)),
+    );
+    out.insert("versionNumber".into(), json!(command.version_number));
+    out.insert("createdAt".into(), json!(command.created_at.to_rfc3339()));
+    out.insert(
+        "lastUpdatedAt".into(),
+        json!(command.last_updated_at.to_rfc3339()),
+    );
+    insert_some(
+        &mut out,
+        "completedAt",
+        command.completed_at.map(|t| json!(t.to_rfc3339())),
+    );
+    out.insert("expiresAt".into(), json!(command.expires_at().to_rfc3339()));
+    Value::Object(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -187,40 +223,4 @@ mod tests {
         assert!(view.get("startedAt").is_none());
         assert!(view.get("statusDetails").is_none());
     }
-}
-
-/// A command execution (docs/commands.md): `{executionId, thingName, action,
-/// params, ttl, status, result?, statusReason?, versionNumber, createdAt,
-/// lastUpdatedAt, completedAt?, expiresAt}`.
-pub fn command(command: &fleetjobs_core::device_command::Command) -> Value {
-    let mut out = Map::new();
-    out.insert("executionId".into(), json!(command.execution_id));
-    out.insert("thingName".into(), json!(command.thing_name));
-    out.insert("action".into(), json!(command.action));
-    out.insert("params".into(), json!(command.params));
-    out.insert("ttl".into(), json!(command.ttl_seconds));
-    out.insert("status".into(), json!(command.status));
-    insert_some(
-        &mut out,
-        "result",
-        command.result.as_ref().map(|r| json!(r)),
-    );
-    insert_some(
-        &mut out,
-        "statusReason",
-        command.status_reason.as_ref().map(|r| json!(r)),
-    );
-    out.insert("versionNumber".into(), json!(command.version_number));
-    out.insert("createdAt".into(), json!(command.created_at.to_rfc3339()));
-    out.insert(
-        "lastUpdatedAt".into(),
-        json!(command.last_updated_at.to_rfc3339()),
-    );
-    insert_some(
-        &mut out,
-        "completedAt",
-        command.completed_at.map(|t| json!(t.to_rfc3339())),
-    );
-    out.insert("expiresAt".into(), json!(command.expires_at().to_rfc3339()));
-    Value::Object(out)
 }

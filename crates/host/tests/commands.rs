@@ -653,3 +653,51 @@ fn bad_input_is_a_4xx_in_the_error_shape_and_writes_nothing() {
         "CancelCommand"
     );
 }
+
+#[test]
+fn emqx_authorizes_a_device_on_its_own_command_topics_only() {
+    const SECRET: &str = "emqx-shared-secret";
+    let host = fleetjobs(
+        &[],
+        &[
+            ("SPIN_VARIABLE_BROKER_AUTH_SECRET", SECRET),
+            ("SPIN_VARIABLE_BROKER_ACCOUNTS", "none"),
+        ],
+    );
+    create_thing(&host, "dev-e");
+    create_thing(&host, "dev-f");
+    let may = |action: &str, topic: &str| {
+        let body =
+            json!({"username": "dev-e", "clientid": "dev-e", "action": action, "topic": topic});
+        let (status, text) = authorized_request(
+            host.port,
+            "POST",
+            "/broker/v1/authorize",
+            &body.to_string(),
+            Some(SECRET),
+        );
+        assert_eq!(status, 200, "{text}");
+        serde_json::from_str::<Value>(&text).unwrap()["result"].clone()
+    };
+    let own = format!("{PREFIX}/dev-e/executions");
+    assert_eq!(may("subscribe", &format!("{own}/+/request")), "allow");
+    assert_eq!(may("subscribe", &format!("{own}/#")), "allow");
+    assert_eq!(may("publish", &format!("{own}/e1/response")), "allow");
+    assert_eq!(may("publish", &format!("{own}/e1/request")), "deny");
+    assert_eq!(
+        may("publish", &format!("{own}/e1/response/accepted")),
+        "deny"
+    );
+    assert_eq!(
+        may("publish", &format!("{PREFIX}/dev-f/executions/e1/response")),
+        "deny"
+    );
+    assert_eq!(
+        may("subscribe", &format!("{PREFIX}/dev-f/executions/+/request")),
+        "deny"
+    );
+    assert_eq!(
+        may("subscribe", &format!("{PREFIX}/+/executions/+/request")),
+        "deny"
+    );
+}
