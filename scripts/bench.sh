@@ -64,6 +64,9 @@ thousands() {
 echo "== 1. device status updates through the whole stack" >&2
 measured "device status updates through the whole stack" "$bench" updates
 
+echo "== 1b. command round trips through the whole stack" >&2
+measured "command round trips through the whole stack" "$bench" commands
+
 echo "== 2. create a job for $(thousands "$things") things and notify all of them" >&2
 measured "create a job for $(thousands "$things") things and notify all of them" "$bench" notify --things "$things"
 

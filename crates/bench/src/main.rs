@@ -7,6 +7,7 @@
 //! to stderr); `scripts/bench.sh` builds everything, runs them and prints the
 //! table.
 
+mod commands;
 mod host;
 mod host_overhead;
 mod http;
@@ -41,6 +42,9 @@ enum Bench {
     /// Device status updates through the whole stack, vs the broker's QoS1
     /// request/reply rate and SQLite's single-commit rate.
     Updates(updates::Args),
+    /// Command round trips (HTTP send → device → response committed), vs
+    /// the broker's QoS1 request/reply rate.
+    Commands(commands::Args),
     /// Create a job for a large thing group and notify every thing, vs
     /// SQLite's bulk insert rate and the broker's one-way QoS1 rate.
     Notify(notify::Args),
@@ -79,6 +83,7 @@ fn main() -> ExitCode {
     let (benchmark, result) = match cli.bench {
         Bench::Updates(args) => (updates::BENCHMARK, runtime.block_on(updates::run(args))),
         Bench::Notify(args) => (notify::BENCHMARK, runtime.block_on(notify::run(args))),
+        Bench::Commands(args) => (commands::BENCHMARK, runtime.block_on(commands::run(args))),
         Bench::HostOverhead(args) => (
             host_overhead::BENCHMARK,
             runtime.block_on(host_overhead::run(args)),
