@@ -13,6 +13,7 @@ use fleetjobs_core::outcome::{
 use fleetjobs_core::{protocol, Job, Rejection, Timestamp};
 use serde_json::{Map, Value};
 
+use crate::outbox::OutboxWrite;
 use crate::sql::Sql;
 use crate::{params, Error, Result, Store};
 
@@ -26,26 +27,23 @@ impl<S: Sql> Store<S> {
         &self,
         things: impl IntoIterator<Item = &'a str>,
     ) -> Result<PendingLists> {
-        let mut lists = PendingLists::new();
-        for thing in things {
-            if !lists.contains_key(thing) {
-                lists.insert(thing.to_owned(), self.pending_for_thing(thing)?);
-            }
-        }
-        Ok(lists)
+        let mut things: Vec<&str> = things.into_iter().collect();
+        things.sort_unstable();
+        things.dedup();
+        self.pending_for_things(&things)
     }
 
     /// Each thing with its latest execution of `job_id`.
     pub(crate) fn targets(&self, job_id: &str, things: &[String]) -> Result<Vec<Target>> {
-        things
+        let names: Vec<&str> = things.iter().map(String::as_str).collect();
+        let mut latest = self.latest_executions(job_id, &names)?;
+        Ok(things
             .iter()
-            .map(|thing| {
-                Ok(Target {
-                    thing_name: thing.clone(),
-                    latest: self.execution(job_id, thing, None)?,
-                })
+            .map(|thing| Target {
+                thing_name: thing.clone(),
+                latest: latest.remove(thing),
             })
-            .collect()
+            .collect())
     }
 
     /// The jobs of `executions`, by id.
@@ -83,9 +81,16 @@ impl<S: Sql> Store<S> {
             }
             Some(JobWrite::Delete { job_id }) => self.delete_job_rows(job_id)?,
         }
+        // Consecutive inserts (a release's new executions) go in one statement.
+        let mut inserts: Vec<&Execution> = Vec::new();
         for write in &outcome.executions {
+            if let ExecutionWrite::Insert(execution) = write {
+                inserts.push(execution);
+                continue;
+            }
+            self.insert_executions(&std::mem::take(&mut inserts))?;
             match write {
-                ExecutionWrite::Insert(execution) => self.insert_execution(execution)?,
+                ExecutionWrite::Insert(_) => unreachable!("taken above"),
                 ExecutionWrite::Update { previous, next } => {
                     if !self.update_execution(previous, next)? {
                         return Err(changed_concurrently());
@@ -96,6 +101,7 @@ impl<S: Sql> Store<S> {
                 }
             }
         }
+        self.insert_executions(&inserts)?;
         self.enqueue_notices(&outcome.notices, now)?;
         for (job_id, due) in &outcome.due {
             match due {
@@ -174,6 +180,7 @@ impl<S: Sql> Store<S> {
     /// Notices become outbox rows, published after the commit.
     fn enqueue_notices(&self, notices: &[Notice], now: Timestamp) -> Result<()> {
         let mut documents: HashMap<&str, Map<String, Value>> = HashMap::new();
+        let mut messages = Vec::with_capacity(notices.len());
         for notice in notices {
             let document = match notice {
                 Notice::NotifyNext {
@@ -189,13 +196,12 @@ impl<S: Sql> Store<S> {
             };
             let (suffix, payload) = protocol::notice(notice, document, now);
             let topic = protocol::topic(&self.options.topic_prefix, notice.thing_name(), suffix);
-            self.enqueue_message(
-                notice.thing_name(),
-                &topic,
-                payload.to_string().as_bytes(),
-                now,
-            )?;
+            messages.push(OutboxWrite {
+                thing_name: notice.thing_name(),
+                topic,
+                payload: payload.to_string().into_bytes(),
+            });
         }
-        Ok(())
+        self.enqueue_messages(&messages, now)
     }
 }

@@ -34,6 +34,9 @@ pub fn execution_from_row(row: &Row) -> Result<Execution> {
     })
 }
 
+/// How many values [`execution_values`] gives.
+pub const EXECUTION_VALUES: usize = 15;
+
 /// The values of [`EXECUTION_COLUMNS`] plus the effective deadline (the
 /// indexed column the timeout sweep reads).
 pub fn execution_values(e: &Execution) -> Vec<Value> {

@@ -3,10 +3,15 @@
 use fleetjobs_core::model::{Execution, ExecutionStatus, StatusCounts};
 use fleetjobs_core::{Rejection, Timestamp};
 
+use std::collections::{BTreeMap, HashMap};
+
+use fleetjobs_core::outcome::PendingLists;
+
 use crate::codec::{
     decode_token, encode_token, execution_from_row, execution_values, Page, EXECUTION_COLUMNS,
+    EXECUTION_VALUES,
 };
-use crate::sql::{RowExt, Sql, Value};
+use crate::sql::{json_list, json_row_columns, json_rows, RowExt, Sql, Value};
 use crate::{params, Result, Store};
 
 /// Filters for listing executions.
@@ -65,13 +70,57 @@ impl<S: Sql> Store<S> {
 
     /// A thing's QUEUED and IN_PROGRESS executions, in pending-list order.
     pub fn pending_for_thing(&self, thing_name: &str) -> Result<Vec<Execution>> {
-        // Sorted here, not by SQL (see `execution`).
-        let mut pending = self.executions_where(
-            "thing_name = ?1 AND status IN ('IN_PROGRESS', 'QUEUED')",
-            params![thing_name],
+        Ok(self
+            .pending_for_things(&[thing_name])?
+            .remove(thing_name)
+            .unwrap_or_default())
+    }
+
+    /// The pending lists of `things` (an empty one for a thing with none),
+    /// read in one statement.
+    pub fn pending_for_things(&self, things: &[&str]) -> Result<PendingLists> {
+        let mut lists: PendingLists = things
+            .iter()
+            .map(|thing| (thing.to_string(), Vec::new()))
+            .collect();
+        let pending = self.executions_where(
+            "thing_name IN (SELECT value FROM json_each(?1))
+               AND status IN ('IN_PROGRESS', 'QUEUED')",
+            &[json_list(things.iter().copied())],
         )?;
-        pending.sort_by(fleetjobs_core::notify::pending_order);
-        Ok(pending)
+        for execution in pending {
+            if let Some(list) = lists.get_mut(&execution.thing_name) {
+                list.push(execution);
+            }
+        }
+        // Sorted here, not by SQL (see `execution`).
+        for list in lists.values_mut() {
+            list.sort_by(fleetjobs_core::notify::pending_order);
+        }
+        Ok(lists)
+    }
+
+    /// The latest execution of `job_id` on each of `things` that has one,
+    /// read in one statement.
+    pub fn latest_executions(
+        &self,
+        job_id: &str,
+        things: &[&str],
+    ) -> Result<HashMap<String, Execution>> {
+        let mut latest: HashMap<String, Execution> = HashMap::new();
+        let found = self.executions_where(
+            "job_id = ?1 AND thing_name IN (SELECT value FROM json_each(?2))",
+            &[Value::from(job_id), json_list(things.iter().copied())],
+        )?;
+        for execution in found {
+            match latest.get(&execution.thing_name) {
+                Some(kept) if kept.execution_number >= execution.execution_number => {}
+                _ => {
+                    latest.insert(execution.thing_name.clone(), execution);
+                }
+            }
+        }
+        Ok(latest)
     }
 
     /// Up to `limit` executions of a job in the given statuses.
@@ -147,16 +196,28 @@ impl<S: Sql> Store<S> {
         }))
     }
 
-    /// Writes a new execution and counts it.
-    pub fn insert_execution(&self, e: &Execution) -> Result<()> {
+    /// Writes new executions in one statement and counts them.
+    pub fn insert_executions(&self, executions: &[&Execution]) -> Result<()> {
+        if executions.is_empty() {
+            return Ok(());
+        }
+        let values = executions.iter().map(|e| execution_values(e));
         self.sql.execute(
             &format!(
                 "INSERT INTO executions ({EXECUTION_COLUMNS}, deadline)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)"
+                 SELECT {} FROM json_each(?1)",
+                json_row_columns(EXECUTION_VALUES)
             ),
-            &execution_values(e),
+            &[json_rows(values)],
         )?;
-        self.count(&e.job_id, e.status, 1)
+        let mut counts: BTreeMap<(&str, ExecutionStatus), i64> = BTreeMap::new();
+        for e in executions {
+            *counts.entry((&e.job_id, e.status)).or_default() += 1;
+        }
+        for ((job_id, status), delta) in counts {
+            self.count(job_id, status, delta)?;
+        }
+        Ok(())
     }
 
     /// Writes a changed execution if nobody changed it since `previous` was

@@ -8,7 +8,7 @@
 
 use fleetjobs_core::Timestamp;
 
-use crate::sql::{RowExt, Sql};
+use crate::sql::{json_rows, RowExt, Sql, Value};
 use crate::{params, Result, Store};
 
 /// How long a publisher holds the lane it claimed: after that (it crashed)
@@ -54,6 +54,15 @@ pub struct LaneClaim {
     pub messages: Vec<OutboxMessage>,
 }
 
+/// A message to write to the outbox.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutboxWrite<'a> {
+    /// Whose lane it goes to.
+    pub thing_name: &'a str,
+    pub topic: String,
+    pub payload: Vec<u8>,
+}
+
 impl<S: Sql> Store<S> {
     /// Writes a message to `thing_name`'s lane.
     pub fn enqueue_message(
@@ -63,9 +72,34 @@ impl<S: Sql> Store<S> {
         payload: &[u8],
         now: Timestamp,
     ) -> Result<()> {
+        self.enqueue_messages(
+            &[OutboxWrite {
+                thing_name,
+                topic: topic.to_owned(),
+                payload: payload.to_vec(),
+            }],
+            now,
+        )
+    }
+
+    /// Writes messages, in order, each to its thing's lane, in one statement.
+    pub fn enqueue_messages(&self, messages: &[OutboxWrite<'_>], now: Timestamp) -> Result<()> {
+        if messages.is_empty() {
+            return Ok(());
+        }
+        let rows = messages.iter().map(|m| {
+            vec![
+                Value::from(lane_of(m.thing_name)),
+                Value::from(m.topic.as_str()),
+                Value::Blob(m.payload.clone()),
+            ]
+        });
+        // In array order, so that ids (the publishing order) follow `messages`.
         self.sql.execute(
-            "INSERT INTO outbox (lane, topic, payload, created_at) VALUES (?1, ?2, ?3, ?4)",
-            params![lane_of(thing_name), topic, payload.to_vec(), now],
+            "INSERT INTO outbox (lane, topic, payload, created_at)
+             SELECT value ->> 0, value ->> 1, unhex(value ->> 2), ?2
+             FROM json_each(?1) ORDER BY key",
+            &[json_rows(rows), Value::from(now)],
         )?;
         Ok(())
     }

@@ -102,6 +102,46 @@ macro_rules! params {
     };
 }
 
+/// Many rows as one parameter: a JSON array of arrays, which an
+/// `INSERT … SELECT` [`json_row_columns`] `FROM json_each(?)` writes in one
+/// statement — one call through Spin's interface instead of one per row.
+/// A blob travels as hex: read it with `unhex(value ->> i)`.
+pub fn json_rows(rows: impl IntoIterator<Item = Vec<Value>>) -> Value {
+    let array: Vec<serde_json::Value> = rows
+        .into_iter()
+        .map(|row| {
+            row.into_iter()
+                .map(|value| match value {
+                    Value::Null => serde_json::Value::Null,
+                    Value::Integer(i) => i.into(),
+                    Value::Real(r) => r.into(),
+                    Value::Text(t) => t.into(),
+                    Value::Blob(b) => b
+                        .iter()
+                        .map(|byte| format!("{byte:02x}"))
+                        .collect::<String>()
+                        .into(),
+                })
+                .collect()
+        })
+        .collect();
+    Value::Text(serde_json::Value::Array(array).to_string())
+}
+
+/// `value ->> 0, value ->> 1, …`: the `columns` elements of a
+/// [`json_rows`] row, as SQL values.
+pub fn json_row_columns(columns: usize) -> String {
+    (0..columns)
+        .map(|i| format!("value ->> {i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Names as one parameter, for `IN (SELECT value FROM json_each(?))`.
+pub fn json_list<'a>(names: impl IntoIterator<Item = &'a str>) -> Value {
+    Value::Text(serde_json::Value::from_iter(names).to_string())
+}
+
 /// Typed reads of a result column.
 pub trait RowExt {
     fn int(&self, i: usize) -> Result<i64, SqlError>;
