@@ -286,3 +286,82 @@ fn list_newest_first_with_filters_and_pages() {
     });
     assert_eq!(code(bad.unwrap_err()), "InvalidRequest");
 }
+
+/// Two sweepers and a device answering at once, on separate connections:
+/// every command ends in exactly one terminal status, reached once (its
+/// version moves SENT 1 → terminal 2), and each pass counts only what it did.
+#[test]
+fn racing_sweepers_and_responses_apply_each_command_once() {
+    use std::sync::{Arc, Barrier};
+
+    use common::file_store;
+    use fleetjobs_store::StoreOptions;
+
+    const COMMANDS: usize = 200;
+    let dir = tempfile::tempdir().unwrap();
+    let setup = file_store(&dir);
+    things(&setup, &["dev-1"]);
+    for i in 0..COMMANDS {
+        send(&setup, &format!("e{i:03}"), "dev-1", 5, noon());
+    }
+    let open = || {
+        Store::new(
+            NativeSql::open(dir.path().join("fleetjobs.db")).unwrap(),
+            StoreOptions::default(),
+        )
+    };
+    let barrier = Arc::new(Barrier::new(3));
+    let sweepers: Vec<_> = (0..2)
+        .map(|_| {
+            let (store, barrier) = (open(), barrier.clone());
+            std::thread::spawn(move || {
+                barrier.wait();
+                let options = SweepOptions {
+                    timeouts: 7,
+                    ..SweepOptions::default()
+                };
+                let mut timed_out = 0;
+                for _ in 0..COMMANDS {
+                    timed_out += store.sweep(at(5), &options).unwrap().commands_timed_out;
+                }
+                timed_out
+            })
+        })
+        .collect();
+    let device = {
+        let (store, barrier) = (open(), barrier.clone());
+        std::thread::spawn(move || {
+            barrier.wait();
+            let mut succeeded = 0;
+            for i in (0..COMMANDS).rev() {
+                // At the TTL's last moment: whoever writes first wins.
+                match store.command_response(
+                    "dev-1",
+                    &format!("e{i:03}"),
+                    &response(json!({"status": "SUCCEEDED"})),
+                    at(4),
+                ) {
+                    Ok(_) => succeeded += 1,
+                    Err(Error::Rejected(Rejection::TerminalStateReached(_))) => {}
+                    Err(other) => panic!("unexpected: {other}"),
+                }
+            }
+            succeeded
+        })
+    };
+    let timed_out: usize = sweepers.into_iter().map(|t| t.join().unwrap()).sum();
+    let succeeded = device.join().unwrap();
+    assert_eq!(timed_out + succeeded, COMMANDS);
+    let all = setup
+        .list_commands(&CommandQuery {
+            limit: 250,
+            ..CommandQuery::default()
+        })
+        .unwrap()
+        .items;
+    assert_eq!(all.len(), COMMANDS);
+    for command in all {
+        assert!(command.status.is_terminal(), "{command:?}");
+        assert_eq!(command.version_number, 2, "{command:?}");
+    }
+}
