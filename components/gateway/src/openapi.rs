@@ -239,6 +239,7 @@ fn parameters(route: &Route) -> Vec<Value> {
             out.push(query("thingName", json!({"type": "string"}), "commands sent to this thing"));
             out.push(query("status", one_of(CommandStatus::ALL), "command status"));
         }
+        Operation::ListThings | Operation::ListThingGroups => out.push(query("namePrefix", json!({"type": "string"}), "only names starting with this")),
         _ => {}
     }
     out

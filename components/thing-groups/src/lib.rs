@@ -5,7 +5,7 @@
 //! `fleetjobs_api::routes::ROUTES` whose component is `thing-groups`). Membership changes give
 //! continuous jobs' new members an execution in the same transaction.
 
-use fleetjobs_api::request::{json_body, page_params};
+use fleetjobs_api::request::{json_body, page_params, query_param};
 use fleetjobs_api::routes::Operation;
 use fleetjobs_api::{views, ApiError};
 use fleetjobs_component::{api_route, no_route, now, respond_and_publish, store};
@@ -51,7 +51,8 @@ fn operate(request: &Request) -> Result<(u16, Value), ApiError> {
         }
         Operation::ListThingGroups => {
             let (limit, next_token) = page_params(request.query())?;
-            let page = store.list_groups(limit, next_token.as_deref())?;
+            let prefix = query_param(request.query(), "namePrefix")?;
+            let page = store.list_groups(prefix.as_deref(), limit, next_token.as_deref())?;
             Ok((200, views::page("thingGroups", page, view)))
         }
         Operation::DescribeThingGroup => Ok((

@@ -8,7 +8,7 @@
 
 use std::collections::BTreeMap;
 
-use fleetjobs_api::request::{json_body, page_params};
+use fleetjobs_api::request::{json_body, page_params, query_param};
 use fleetjobs_api::routes::Operation;
 use fleetjobs_api::{views, ApiError};
 use fleetjobs_component::{
@@ -78,7 +78,8 @@ fn operate(request: &Request) -> Result<(u16, Value), ApiError> {
         }
         Operation::ListThings => {
             let (limit, next_token) = page_params(request.query())?;
-            let page = store.list_things(limit, next_token.as_deref())?;
+            let prefix = query_param(request.query(), "namePrefix")?;
+            let page = store.list_things(prefix.as_deref(), limit, next_token.as_deref())?;
             Ok((200, views::page("things", page, view)))
         }
         Operation::DescribeThing => Ok((200, view(&store.existing_thing(params.thing_name()?)?))),
