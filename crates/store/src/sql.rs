@@ -116,16 +116,22 @@ pub fn json_rows(rows: impl IntoIterator<Item = Vec<Value>>) -> Value {
                     Value::Integer(i) => i.into(),
                     Value::Real(r) => r.into(),
                     Value::Text(t) => t.into(),
-                    Value::Blob(b) => b
-                        .iter()
-                        .map(|byte| format!("{byte:02x}"))
-                        .collect::<String>()
-                        .into(),
+                    Value::Blob(bytes) => hex(&bytes).into(),
                 })
                 .collect()
         })
         .collect();
     Value::Text(serde_json::Value::Array(array).to_string())
+}
+
+fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut text = String::with_capacity(bytes.len() * 2);
+    for byte in bytes {
+        text.push(DIGITS[usize::from(byte >> 4)] as char);
+        text.push(DIGITS[usize::from(byte & 0x0f)] as char);
+    }
+    text
 }
 
 /// `value ->> 0, value ->> 1, …`: the `columns` elements of a
