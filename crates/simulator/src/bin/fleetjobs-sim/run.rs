@@ -63,7 +63,7 @@ fn share(text: &str) -> Result<f64, String> {
 }
 
 /// `(thing, token)` from each `thingName deviceToken` line.
-fn read_credentials(path: &std::path::Path) -> Result<Vec<(String, String)>, String> {
+pub(crate) fn read_credentials(path: &std::path::Path) -> Result<Vec<(String, String)>, String> {
     let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
     text.lines()
         .filter(|line| !line.trim().is_empty())
