@@ -41,6 +41,7 @@ until curl -sf "$DEMO_API/.well-known/spin/health" >/dev/null; do
 done
 mqtt_url="$(awk '$1 == "MQTT" { print $2; exit }' "$state/host.log")"
 echo "fleetjobs listens on $DEMO_API, its broker on $mqtt_url"
+echo "watch it in the console: $DEMO_API/console/ (sign in with the API token $DEMO_TOKEN)"
 
 api() {
   curl -sf -H "Authorization: Bearer $DEMO_TOKEN" -H "content-type: application/json" "$@"
@@ -84,6 +85,7 @@ api -X POST "$DEMO_API/api/v1/jobs" -d "{
     \"thresholdPercentage\": 10, \"minNumberOfExecutedThings\": 100}]}
 }" >/dev/null
 
+echo "console: $DEMO_API/console/jobs/demo-firmware (API token $DEMO_TOKEN)"
 target/release/fleetjobs-sim watch --api "$DEMO_API" --token "$DEMO_TOKEN" --job demo-firmware \
   --total "$devices"
 echo "devices: $(tail -n 1 "$state/devices.log")"

@@ -15,6 +15,9 @@ echo "== shared crates build for wasm32-wasip2 (nothing native-only creeps in)"
 cargo build -p fleetjobs-core -p fleetjobs-store -p fleetjobs-api --target wasm32-wasip2
 cargo clippy -p fleetjobs-core -p fleetjobs-store -p fleetjobs-api --target wasm32-wasip2 -- -D warnings
 
+echo "== the web console (console/, served by components/console)"
+npm run build --prefix console
+
 echo "== fleetjobs components, and test components for the host conformance tests (wasm32-wasip2)"
 cargo clippy --release --target wasm32-wasip2 --manifest-path components/Cargo.toml -- -D warnings
 cargo build --release --target wasm32-wasip2 --manifest-path components/Cargo.toml

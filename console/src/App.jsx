@@ -1,0 +1,101 @@
+import { useEffect, useState } from 'react';
+import { AppShell, Button, Tabs, Text, Title } from '@mantine/core';
+import { Navigate, Route, Routes, useLocation, useNavigate } from 'react-router';
+import { useQueryClient } from '@tanstack/react-query';
+import { onUnauthorized, storedToken, storeToken } from './api.js';
+import { SignIn } from './SignIn.jsx';
+import { JobsList } from './jobs/JobsList.jsx';
+import { CreateJob } from './jobs/CreateJob.jsx';
+import { JobDetail } from './jobs/JobDetail.jsx';
+import { Things } from './things/Things.jsx';
+import { ThingDetail } from './things/ThingDetail.jsx';
+import { ThingGroups } from './groups/ThingGroups.jsx';
+import { ThingGroupDetail } from './groups/ThingGroupDetail.jsx';
+import classes from './App.module.css';
+
+const TABS = [
+  { value: 'jobs', label: 'Jobs' },
+  { value: 'things', label: 'Things' },
+  { value: 'thing-groups', label: 'Thing Groups' },
+];
+
+export function App() {
+  const [token, setToken] = useState(storedToken);
+  const [expired, setExpired] = useState(false);
+  const queryClient = useQueryClient();
+
+  const signOut = (tokenRejected) => {
+    storeToken(null);
+    setToken(null);
+    setExpired(tokenRejected);
+    queryClient.clear();
+  };
+  useEffect(() => onUnauthorized(() => token && signOut(true)), [token]);
+
+  if (!token) {
+    return (
+      <SignIn
+        expired={expired}
+        onSignedIn={(t) => {
+          storeToken(t);
+          setToken(t);
+          setExpired(false);
+        }}
+      />
+    );
+  }
+  return <Console onSignOut={() => signOut(false)} />;
+}
+
+function Console({ onSignOut }) {
+  const location = useLocation();
+  const navigate = useNavigate();
+  const tab = TABS.find((t) => location.pathname.startsWith(`/${t.value}`))?.value ?? 'jobs';
+
+  return (
+    <AppShell header={{ height: { base: 92, sm: 56 } }} padding="md">
+      <AppShell.Header>
+        <div className={classes.header}>
+          <Title order={1} size="h4" className={classes.title}>
+            fleetjobs
+          </Title>
+          <Tabs
+            value={tab}
+            onChange={(value) => navigate(`/${value}`)}
+            variant="pills"
+            className={classes.tabs}
+          >
+            <Tabs.List aria-label="Sections">
+              {TABS.map((t) => (
+                <Tabs.Tab key={t.value} value={t.value}>
+                  {t.label}
+                </Tabs.Tab>
+              ))}
+            </Tabs.List>
+          </Tabs>
+          <div className={classes.actions}>
+            <Text size="sm" c="dimmed" visibleFrom="sm">
+              Commands &amp; Jobs
+            </Text>
+            <Button variant="default" size="xs" onClick={onSignOut}>
+              Sign out
+            </Button>
+          </div>
+        </div>
+      </AppShell.Header>
+      <AppShell.Main>
+        <Routes>
+          <Route path="/" element={<Navigate to="/jobs" replace />} />
+          <Route path="/jobs" element={<JobsList />} />
+          <Route path="/jobs/new" element={<CreateJob />} />
+          <Route path="/jobs/:jobId" element={<JobDetail />} />
+          <Route path="/things" element={<Things />} />
+          <Route path="/things/:thingName" element={<ThingDetail />} />
+          <Route path="/thing-groups" element={<ThingGroups />} />
+          <Route path="/thing-groups/:groupName" element={<ThingGroupDetail />} />
+          <Route path="*" element={<Navigate to="/jobs" replace />} />
+        </Routes>
+      </AppShell.Main>
+    </AppShell>
+  );
+}

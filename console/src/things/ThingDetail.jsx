@@ -1,0 +1,130 @@
+import { useState } from 'react';
+import { Alert, Anchor, Button, Code, CopyButton, Group, NativeSelect, Paper, Stack, Table, Text, Title } from '@mantine/core';
+import { useMutation, useQuery } from '@tanstack/react-query';
+import { Link, useParams } from 'react-router';
+import { api, get, query, seg } from '../api.js';
+import { EXECUTION_STATUSES, formatTime } from '../format.js';
+import { ConfirmModal } from '../ui/Confirm.jsx';
+import { ErrorAlert, Pager, StatusBadge, usePagedQuery } from '../ui/common.jsx';
+
+/** A thing: its attributes, a new device token, and its executions. */
+export function ThingDetail() {
+  const { thingName } = useParams();
+  const [status, setStatus] = useState('');
+  const [rotating, setRotating] = useState(false);
+  const thing = useQuery({ queryKey: ['/things', thingName], queryFn: () => get(`/things/${seg(thingName)}`) });
+  const executions = usePagedQuery(['thing-executions', thingName, { status }], (nextToken) =>
+    get(`/things/${seg(thingName)}/executions${query({ status, limit: 50, nextToken })}`),
+    { refetchInterval: 5000 },
+  );
+  const rotate = useMutation({
+    mutationFn: () => api('POST', `/things/${seg(thingName)}/token`),
+    onSuccess: () => setRotating(false),
+  });
+  const rows = executions.data?.executionSummaries ?? [];
+  return (
+    <Stack>
+      <Anchor component={Link} to="/things" size="sm">
+        ← Things
+      </Anchor>
+      <ErrorAlert error={thing.error} title="Could not load the thing" />
+      {thing.data && (
+        <Paper withBorder p="md">
+          <Group justify="space-between" wrap="wrap">
+            <Stack gap={2}>
+              <Title order={2}>{thing.data.thingName}</Title>
+              <Text size="sm" c="dimmed">
+                Registered {formatTime(thing.data.createdAt)} · version {thing.data.version}
+              </Text>
+              <Text size="sm">
+                Attributes:{' '}
+                {Object.entries(thing.data.attributes ?? {})
+                  .map(([k, v]) => `${k}=${v}`)
+                  .join(', ') || 'none'}
+              </Text>
+            </Stack>
+            <Button variant="default" onClick={() => setRotating(true)}>
+              New device token
+            </Button>
+          </Group>
+          {rotate.data && (
+            <Alert color="teal" mt="md" title="New device token, shown this once" role="status">
+              <Group gap="xs" wrap="nowrap">
+                <Code style={{ overflowWrap: 'anywhere' }}>{rotate.data.deviceToken}</Code>
+                <CopyButton value={rotate.data.deviceToken}>
+                  {({ copied, copy }) => (
+                    <Button size="xs" variant="light" onClick={copy}>
+                      {copied ? 'Copied' : 'Copy'}
+                    </Button>
+                  )}
+                </CopyButton>
+              </Group>
+            </Alert>
+          )}
+        </Paper>
+      )}
+      <Paper withBorder p="md">
+        <Stack>
+          <Group justify="space-between" align="end" wrap="wrap">
+            <Title order={3}>Executions</Title>
+            <NativeSelect
+              label="Execution status"
+              value={status}
+              onChange={(e) => setStatus(e.currentTarget.value)}
+              data={[{ value: '', label: 'All statuses' }, ...EXECUTION_STATUSES]}
+              w={200}
+            />
+          </Group>
+          <ErrorAlert error={executions.error} />
+          <Table.ScrollContainer minWidth={480}>
+            <Table striped aria-label="Executions of this thing">
+              <Table.Thead>
+                <Table.Tr>
+                  <Table.Th>Job</Table.Th>
+                  <Table.Th>Status</Table.Th>
+                  <Table.Th>Execution</Table.Th>
+                  <Table.Th>Last updated at</Table.Th>
+                </Table.Tr>
+              </Table.Thead>
+              <Table.Tbody>
+                {rows.map((e) => (
+                  <Table.Tr key={`${e.jobId}/${e.executionNumber}`}>
+                    <Table.Td>
+                      <Anchor component={Link} to={`/jobs/${seg(e.jobId)}`}>
+                        {e.jobId}
+                      </Anchor>
+                    </Table.Td>
+                    <Table.Td>
+                      <StatusBadge status={e.status} />
+                    </Table.Td>
+                    <Table.Td>{e.executionNumber}</Table.Td>
+                    <Table.Td>{formatTime(e.lastUpdatedAt)}</Table.Td>
+                  </Table.Tr>
+                ))}
+                {!executions.isPending && rows.length === 0 && (
+                  <Table.Tr>
+                    <Table.Td colSpan={4}>
+                      <Text c="dimmed" ta="center" py="sm">
+                        No executions.
+                      </Text>
+                    </Table.Td>
+                  </Table.Tr>
+                )}
+              </Table.Tbody>
+            </Table>
+          </Table.ScrollContainer>
+          <Pager paged={executions} label="Executions" />
+        </Stack>
+      </Paper>
+      <ConfirmModal
+        opened={rotating}
+        onClose={() => setRotating(false)}
+        title="New device token"
+        message="The device's current token stops working at once and it is disconnected."
+        onConfirm={() => rotate.mutate()}
+        loading={rotate.isPending}
+        error={rotate.error}
+      />
+    </Stack>
+  );
+}

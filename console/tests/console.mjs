@@ -1,0 +1,340 @@
+// The console in a real browser (Debian's Chromium driven by playwright-core)
+// against a running fleetjobs. Run by crates/host/tests/console.rs, which
+// starts the host, registers the things below and moves their executions
+// with simulated devices when this script prints "READY devices".
+//
+// Environment: FLEETJOBS_URL (http://127.0.0.1:PORT), FLEETJOBS_API_TOKEN,
+// SCREENSHOT_DIR (one PNG per step, named after it), CHROMIUM
+// (/usr/bin/chromium), and the fixtures the harness made: JOB_THING (a thing
+// to target by name), JOB_GROUP (a group to target) and JOB_GROUP_SIZE.
+//
+// Each step prints "STEP <name>"; the exit status says whether all passed.
+
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { chromium } from 'playwright-core';
+
+const env = (name, fallback) => {
+  const value = process.env[name] ?? fallback;
+  if (value === undefined) throw new Error(`${name} is not set`);
+  return value;
+};
+const BASE = env('FLEETJOBS_URL');
+const TOKEN = env('FLEETJOBS_API_TOKEN');
+const SCREENSHOTS = env('SCREENSHOT_DIR');
+const CHROMIUM = env('CHROMIUM', '/usr/bin/chromium');
+const JOB_THING = env('JOB_THING');
+const JOB_GROUP = env('JOB_GROUP');
+const JOB_GROUP_SIZE = Number(env('JOB_GROUP_SIZE'));
+const JOB_NAME = 'Thermostat firmware 2.1.5';
+const TIMEOUT = 30_000;
+
+mkdirSync(SCREENSHOTS, { recursive: true });
+
+/** The API, as the harness sees it (to check what the console did). */
+async function api(path) {
+  const response = await fetch(`${BASE}/api/v1${path}`, {
+    headers: { authorization: `Bearer ${TOKEN}` },
+  });
+  if (!response.ok) throw new Error(`GET ${path}: ${response.status}`);
+  return response.json();
+}
+
+function check(condition, message) {
+  if (!condition) throw new Error(message);
+}
+
+let stepNumber = 0;
+let page;
+
+async function step(name, body) {
+  stepNumber += 1;
+  const label = `${String(stepNumber).padStart(2, '0')}-${name}`;
+  console.log(`STEP ${label}`);
+  try {
+    await body();
+  } catch (error) {
+    await page?.screenshot({ path: join(SCREENSHOTS, `${label}-FAILED.png`), fullPage: true }).catch(() => {});
+    throw new Error(`step ${label}: ${error.message}`, { cause: error });
+  }
+  // From the top, so the fixed header sits where it belongs in the full page.
+  await page.evaluate(() => window.scrollTo(0, 0));
+  await page.screenshot({ path: join(SCREENSHOTS, `${label}.png`), fullPage: true, animations: 'disabled' });
+}
+
+/** A row of the table named `table` whose first cell is `name`. */
+const row = (table, name) =>
+  page
+    .getByRole('table', { name: table, exact: true })
+    .getByRole('row')
+    .filter({ has: page.getByRole('cell').first().getByText(name, { exact: true }) });
+
+/** Replaces the content of the CodeMirror document editor. */
+async function typeDocument(text) {
+  const editor = page.getByRole('textbox', { name: 'Document' });
+  await editor.click();
+  await page.keyboard.press('ControlOrMeta+a');
+  await page.keyboard.press('Delete');
+  // CodeMirror closes brackets and quotes as one types: insert as a paste.
+  await page.keyboard.insertText(text);
+}
+
+const browser = await chromium.launch({
+  executablePath: CHROMIUM,
+  // The test runs as root in CI, where Chromium's sandbox cannot start.
+  args: ['--no-sandbox', '--disable-dev-shm-usage'],
+});
+let exitCode = 0;
+try {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, reducedMotion: 'reduce' });
+  context.setDefaultTimeout(TIMEOUT);
+  page = await context.newPage();
+  const pageErrors = [];
+  page.on('pageerror', (error) => pageErrors.push(error.message));
+
+  await step('sign-in-with-a-wrong-token', async () => {
+    await page.goto(`${BASE}/console`);
+    check(page.url() === `${BASE}/console/`, `/console redirects to /console/, got ${page.url()}`);
+    await page.getByLabel('API token').fill('not-the-token');
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('alert').getByText('That API token is not valid.').waitFor();
+  });
+
+  await step('sign-in', async () => {
+    await page.getByLabel('API token').fill(TOKEN);
+    await page.getByLabel('API token').press('Enter');
+    await page.getByRole('heading', { name: 'Jobs', level: 2 }).waitFor();
+    await page.getByRole('tab', { name: 'Jobs', selected: true }).waitFor();
+  });
+
+  const jobsBefore = (await api('/jobs')).jobs.length;
+
+  await step('create-job-form', async () => {
+    await page.getByRole('link', { name: '+ Create Job' }).click();
+    await page.getByRole('heading', { name: 'Create Job' }).waitFor();
+    await page.getByLabel('Name', { exact: true }).fill(JOB_NAME);
+    await page.getByLabel('Description', { exact: true }).fill('Firmware update to v2.1.5');
+    const things = page.getByRole('combobox', { name: 'Target Things', exact: true });
+    await things.fill('no-such-thing');
+    await things.press('Enter');
+    for (const section of ['Rollout rate', 'Abort criteria', 'Timeouts', 'Retries', 'Scheduling']) {
+      await page.getByRole('button', { name: section }).waitFor();
+    }
+    await page.getByRole('button', { name: 'Timeouts' }).click();
+    await page.getByLabel('In-progress timeout (minutes)').fill('60');
+  });
+
+  await step('a-bad-document-shows-an-error-and-creates-nothing', async () => {
+    await typeDocument('{"action": "updateFirmware", "version": }');
+    await page.getByText(/^Syntax error:/).first().waitFor();
+    await page.getByRole('button', { name: 'Create Job' }).click();
+    await page.getByRole('alert').filter({ hasText: 'Fix the document first' }).waitFor();
+    check(page.url().endsWith('/console/jobs/new'), `still on the form, got ${page.url()}`);
+    check((await api('/jobs')).jobs.length === jobsBefore, 'a job was created from a bad document');
+  });
+
+  await step('the-api-refusal-is-shown-and-nothing-typed-is-lost', async () => {
+    await typeDocument('{"action": "updateFirmware", "params": {"version": "2.1.5"}}');
+    await page.getByText(/^Syntax error:/).first().waitFor({ state: 'detached' });
+    await page.getByRole('button', { name: 'Create Job' }).click();
+    // The unknown thing: the API's 404 message, next to the form.
+    await page
+      .getByRole('alert')
+      .filter({ hasText: 'The job was not created' })
+      .filter({ hasText: 'no-such-thing' })
+      .waitFor();
+    check((await page.getByLabel('Name', { exact: true }).inputValue()) === JOB_NAME, 'the name was kept');
+    check((await page.getByLabel('In-progress timeout (minutes)').inputValue()) === '60', 'the timeout was kept');
+    check((await api('/jobs')).jobs.length === jobsBefore, 'a refused job was created');
+  });
+
+  let jobId;
+  await step('create-job-for-a-thing-and-a-group', async () => {
+    const things = page.getByRole('combobox', { name: 'Target Things', exact: true });
+    // Backspace in the empty field takes the last thing off again.
+    await things.click();
+    await things.press('Backspace');
+    await things.fill(JOB_THING.slice(0, -1));
+    // Suggestions come from the registry.
+    await page.getByRole('option', { name: JOB_THING, exact: true }).waitFor();
+    await things.fill(JOB_THING);
+    await things.press('Enter');
+    const group = page.getByRole('combobox', { name: 'Group', exact: true });
+    await group.click();
+    await group.fill(JOB_GROUP.slice(0, 4));
+    await page.getByRole('option', { name: JOB_GROUP, exact: true }).click();
+    await page.keyboard.press('Escape');
+    await page.getByRole('button', { name: 'Create Job' }).click();
+    await page.waitForURL(/\/console\/jobs\/[0-9a-f-]{36}$/);
+    jobId = page.url().split('/').pop();
+    await page.getByRole('heading', { name: JOB_NAME, level: 2 }).waitFor();
+  });
+
+  const targets = 1 + JOB_GROUP_SIZE;
+  await step('job-detail-has-a-row-per-target-device', async () => {
+    await page.getByText(jobId, { exact: true }).waitFor();
+    const rows = page.getByRole('table', { name: 'Executions', exact: true }).getByRole('row');
+    // The header row and one per target.
+    await page.waitForFunction(
+      (count) =>
+        document.querySelectorAll('table[aria-label="Executions"] tbody tr').length === count &&
+        [...document.querySelectorAll('table[aria-label="Executions"] tbody tr')].every((tr) =>
+          tr.textContent.includes('QUEUED'),
+        ),
+      targets,
+      { timeout: TIMEOUT },
+    );
+    check((await rows.count()) === targets + 1, `${targets} execution rows`);
+    await row('Executions', JOB_THING).getByText('QUEUED').waitFor();
+    await page.getByText('"inProgressTimeoutInMinutes": 60').waitFor();
+    await page.getByText('"version": "2.1.5"').waitFor();
+  });
+
+  await step('job-list-filtered-by-status-and-job-type', async () => {
+    await page.getByRole('link', { name: '← Jobs' }).click();
+    await page.getByRole('link', { name: JOB_NAME }).waitFor();
+    await page.getByLabel('Status', { exact: true }).selectOption('COMPLETED');
+    await page.getByText('No job matches these filters.').waitFor();
+    await page.getByLabel('Status', { exact: true }).selectOption('IN_PROGRESS');
+    await page.getByRole('link', { name: JOB_NAME }).waitFor();
+    await page.getByLabel('Job Type', { exact: true }).selectOption('CONTINUOUS');
+    await page.getByRole('link', { name: JOB_NAME }).waitFor({ state: 'detached' });
+    await page.getByLabel('Job Type', { exact: true }).selectOption('SNAPSHOT');
+    const jobRow = row('Jobs', JOB_NAME);
+    await jobRow.waitFor();
+    await jobRow.getByText('SNAPSHOT').waitFor();
+    await jobRow.getByText('IN_PROGRESS').waitFor();
+    await jobRow.getByText(`${targets} things`).waitFor();
+    await jobRow.getByText(JOB_GROUP).waitFor();
+  });
+
+  await step('devices-move-executions-and-the-detail-follows-without-a-reload', async () => {
+    await page.getByRole('link', { name: JOB_NAME }).click();
+    await page.getByRole('heading', { name: JOB_NAME, level: 2 }).waitFor();
+    await row('Executions', JOB_THING).getByText('QUEUED').waitFor();
+    // The harness starts the simulated devices now; nothing reloads the page.
+    console.log('READY devices');
+    await row('Executions', JOB_THING).getByText('SUCCEEDED').waitFor({ timeout: 60_000 });
+    await page.getByRole('table', { name: 'Executions', exact: true }).getByText('IN_PROGRESS').first().waitFor({ timeout: 60_000 });
+    await page.getByRole('list', { name: 'Counters' }).getByText('SUCCEEDED').waitFor();
+  });
+
+  await step('execution-detail', async () => {
+    await row('Executions', JOB_THING).getByRole('button', { name: JOB_THING }).click();
+    const drawer = page.getByRole('dialog', { name: `Execution on ${JOB_THING}` });
+    await drawer.getByText('SUCCEEDED').waitFor();
+    await drawer.getByText('Status details').waitFor();
+    await drawer.getByRole('table', { name: 'Status details' }).waitFor();
+    await drawer.getByText('Version').waitFor();
+  });
+
+  await step('cancel-with-force-after-confirming', async () => {
+    await page.keyboard.press('Escape');
+    await page.getByRole('dialog').waitFor({ state: 'detached' });
+    await page.getByRole('button', { name: 'Cancel Job' }).click();
+    const dialog = page.getByRole('dialog', { name: 'Cancel job' });
+    await dialog.getByLabel('Comment').fill('Stopped from the console');
+    await dialog.getByLabel('Force: also cancel IN_PROGRESS executions').check();
+    await dialog.getByRole('button', { name: 'Confirm' }).click();
+    await dialog.waitFor({ state: 'detached' });
+    await page.getByRole('heading', { name: JOB_NAME, level: 2 }).locator('..').getByText('CANCELED').waitFor();
+    // The hanging device's execution, IN_PROGRESS, is canceled too.
+    await page.waitForFunction(
+      () =>
+        ![...document.querySelectorAll('table[aria-label="Executions"] tbody tr')].some((tr) =>
+          /IN_PROGRESS|QUEUED/.test(tr.textContent),
+        ),
+      undefined,
+      { timeout: TIMEOUT },
+    );
+    await page.getByText('USER_CANCEL · Stopped from the console').waitFor();
+  });
+
+  await step('delete-after-confirming', async () => {
+    await page.getByRole('button', { name: 'Delete' }).click();
+    const dialog = page.getByRole('dialog', { name: 'Delete job' });
+    await dialog.getByRole('button', { name: 'Confirm' }).click();
+    await page.waitForURL(/\/console\/jobs$/);
+    await page.getByRole('heading', { name: 'Jobs', level: 2 }).waitFor();
+    await page.getByRole('link', { name: JOB_NAME }).waitFor({ state: 'detached' });
+    const left = (await api('/jobs')).jobs.map((j) => j.jobId);
+    check(!left.includes(jobId), `the job is deleted (jobs: ${left})`);
+  });
+
+  await step('things-create-shows-the-token-once', async () => {
+    await page.getByRole('tab', { name: 'Things' }).click();
+    await page.getByRole('heading', { name: 'Things', level: 2 }).waitFor();
+    await page.getByLabel('Thing name').fill('console-new-thing');
+    await page.getByRole('button', { name: 'Create Thing' }).click();
+    const token = page.getByLabel('Device token');
+    await token.waitFor();
+    check(/^[0-9a-f]{64}$/.test((await token.textContent()).trim()), 'a device token is shown');
+    await page.getByRole('button', { name: 'Copy' }).waitFor();
+    await row('Things', 'console-new-thing').waitFor();
+  });
+
+  await step('things-search', async () => {
+    await page.getByLabel('Search things').fill('console-new');
+    await row('Things', 'console-new-thing').waitFor();
+    await row('Things', JOB_THING).waitFor({ state: 'detached' });
+  });
+
+  await step('things-delete', async () => {
+    await page.getByRole('button', { name: 'Delete console-new-thing' }).click();
+    await page.getByRole('dialog').getByRole('button', { name: 'Confirm' }).click();
+    await page.getByText('Nothing starts with “console-new”.').waitFor();
+    const names = (await api('/things?namePrefix=console-new')).things;
+    check(names.length === 0, 'the thing is deleted');
+  });
+
+  await step('thing-executions', async () => {
+    await page.getByLabel('Search things').fill('');
+    await page.getByRole('link', { name: JOB_THING, exact: true }).click();
+    await page.getByRole('heading', { name: JOB_THING, level: 2 }).waitFor();
+    await page.getByRole('table', { name: 'Executions of this thing' }).waitFor();
+  });
+
+  await step('thing-groups-create-and-add-a-member', async () => {
+    await page.getByRole('tab', { name: 'Thing Groups' }).click();
+    await page.getByRole('heading', { name: 'Thing Groups', level: 2 }).waitFor();
+    await page.getByLabel('Thing group name').fill('console lab (beta)');
+    await page.getByLabel('Group description').fill('Made in the browser test');
+    await page.getByRole('button', { name: 'Create Thing Group' }).click();
+    await page.getByRole('heading', { name: 'console lab (beta)', level: 2 }).waitFor();
+    await page.getByRole('combobox', { name: 'Add a thing' }).fill(JOB_THING);
+    await page.getByRole('button', { name: 'Add to group' }).click();
+    await row('Members', JOB_THING).waitFor();
+  });
+
+  await step('thing-groups-delete', async () => {
+    await page.getByRole('link', { name: '← Thing Groups' }).click();
+    await row('Thing Groups', 'console lab (beta)').waitFor();
+    await page.getByRole('button', { name: 'Delete console lab (beta)' }).click();
+    await page.getByRole('dialog').getByRole('button', { name: 'Confirm' }).click();
+    await row('Thing Groups', 'console lab (beta)').waitFor({ state: 'detached' });
+    await row('Thing Groups', JOB_GROUP).waitFor();
+  });
+
+  await step('narrow-window', async () => {
+    await page.setViewportSize({ width: 390, height: 844 });
+    await page.getByRole('tab', { name: 'Jobs' }).click();
+    await page.getByRole('heading', { name: 'Jobs', level: 2 }).waitFor();
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    check(overflow <= 0, `no horizontal scrolling of the page (${overflow}px)`);
+  });
+
+  await step('sign-out', async () => {
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await page.getByLabel('API token').waitFor();
+    check((await page.evaluate(() => sessionStorage.length)) === 0, 'the token is forgotten');
+  });
+
+  check(pageErrors.length === 0, `errors on the page: ${pageErrors.join('; ')}`);
+  console.log(`${stepNumber} passed, 0 failed`);
+} catch (error) {
+  console.error(error.stack ?? String(error));
+  exitCode = 1;
+} finally {
+  await browser.close();
+}
+process.exit(exitCode);
