@@ -3,7 +3,7 @@
 
 use fleetjobs_api::ApiError;
 use fleetjobs_store::backend::spin::SpinSql;
-use fleetjobs_store::Store;
+use fleetjobs_store::{Published, Store};
 use serde_json::Value;
 use spin_sdk::http::Response;
 
@@ -46,6 +46,29 @@ pub fn respond_and_publish(outcome: Result<(u16, Value), ApiError>) -> Response 
 /// Called after the commit; a failure is logged and the messages stay for
 /// the next publisher.
 pub fn publish_outbox(store: &Store<SpinSql>, budget: PublishBudget) {
+    publish_lanes(budget, |batch, publish| {
+        store.publish_outbox(now(), batch, batch, publish)
+    });
+}
+
+/// Publishes what a device request's commit wrote: the lane of its thing
+/// (shared with a few others), within [`REQUEST_PUBLISH_BUDGET`]; other
+/// lanes are their own requests' and the sweeper's.
+pub fn publish_lane_of(store: &Store<SpinSql>, thing_name: &str) {
+    publish_lanes(REQUEST_PUBLISH_BUDGET, |batch, publish| {
+        store.publish_lane_of(thing_name, now(), batch, batch, publish)
+    });
+}
+
+type Publisher<'a> = &'a mut dyn FnMut(&str, &[u8]) -> Result<(), String>;
+
+/// Runs `publish_batch` (a store publisher) in batches of [`OUTBOX_BATCH`]
+/// on one MQTT connection, opened when the first message needs it, until a
+/// batch comes back short or `budget` is spent.
+fn publish_lanes(
+    budget: PublishBudget,
+    mut publish_batch: impl FnMut(usize, Publisher<'_>) -> fleetjobs_store::Result<Published>,
+) {
     use spin_sdk::mqtt::{Connection, Qos};
     let started = std::time::Instant::now();
     let mut connection: Option<Connection> = None;
@@ -60,7 +83,7 @@ pub fn publish_outbox(store: &Store<SpinSql>, budget: PublishBudget) {
     };
     let mut total = 0;
     let outcome = loop {
-        match store.publish_outbox(now(), OUTBOX_BATCH, OUTBOX_BATCH, &mut publish) {
+        match publish_batch(OUTBOX_BATCH, &mut publish) {
             Ok(batch)
                 if batch.failure.is_none()
                     && batch.count == OUTBOX_BATCH

@@ -45,6 +45,24 @@ pub struct OutboxMessage {
     pub payload: Vec<u8>,
 }
 
+/// Which lanes a publisher takes.
+#[derive(Debug, Clone, Copy)]
+enum Lanes<'a> {
+    /// Any free lane, the one with the oldest message first.
+    Any,
+    /// The lane of this thing.
+    Of(&'a str),
+}
+
+impl Lanes<'_> {
+    fn only(self) -> Option<i64> {
+        match self {
+            Lanes::Any => None,
+            Lanes::Of(thing) => Some(lane_of(thing)),
+        }
+    }
+}
+
 /// A leased lane and its oldest waiting messages.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LaneClaim {
@@ -113,12 +131,36 @@ impl<S: Sql> Store<S> {
         lease_ms: i64,
         limit: usize,
     ) -> Result<Option<LaneClaim>> {
+        self.claim(Lanes::Any, now, lease_ms, limit)
+    }
+
+    /// Like [`Store::claim_lane`], for the lane of `thing_name` only.
+    pub fn claim_lane_of(
+        &self,
+        thing_name: &str,
+        now: Timestamp,
+        lease_ms: i64,
+        limit: usize,
+    ) -> Result<Option<LaneClaim>> {
+        self.claim(Lanes::Of(thing_name), now, lease_ms, limit)
+    }
+
+    fn claim(
+        &self,
+        lanes: Lanes<'_>,
+        now: Timestamp,
+        lease_ms: i64,
+        limit: usize,
+    ) -> Result<Option<LaneClaim>> {
         // Most requests find nothing to publish: look before taking the write lock.
-        if self
-            .sql
-            .query("SELECT 1 FROM outbox LIMIT 1", &[])?
-            .is_empty()
-        {
+        let waiting = match lanes {
+            Lanes::Any => self.sql.query("SELECT 1 FROM outbox LIMIT 1", &[])?,
+            Lanes::Of(thing) => self.sql.query(
+                "SELECT 1 FROM outbox WHERE lane = ?1 LIMIT 1",
+                params![lane_of(thing)],
+            )?,
+        };
+        if waiting.is_empty() {
             return Ok(None);
         }
         self.transaction(|store| {
@@ -126,9 +168,9 @@ impl<S: Sql> Store<S> {
                 "SELECT lane FROM (
                      SELECT lane, (SELECT MIN(id) FROM outbox WHERE outbox.lane = outbox_lanes.lane)
                          AS oldest
-                     FROM outbox_lanes WHERE claimed_until <= ?1)
+                     FROM outbox_lanes WHERE claimed_until <= ?1 AND (?2 IS NULL OR lane = ?2))
                  WHERE oldest IS NOT NULL ORDER BY oldest LIMIT 1",
-                params![now],
+                params![now, lanes.only()],
             )?;
             let Some(row) = free.first() else {
                 return Ok(None);
@@ -190,12 +232,37 @@ impl<S: Sql> Store<S> {
         now: Timestamp,
         batch: usize,
         limit: usize,
+        publish: impl FnMut(&str, &[u8]) -> std::result::Result<(), E>,
+    ) -> Result<Published> {
+        self.publish_lanes(Lanes::Any, now, batch, limit, publish)
+    }
+
+    /// Like [`Store::publish_outbox`], for the lane of `thing_name` only: a
+    /// device request sends what it caused (and what shares its lane) and
+    /// leaves other lanes to their own requests and the sweeper.
+    pub fn publish_lane_of<E: std::fmt::Display>(
+        &self,
+        thing_name: &str,
+        now: Timestamp,
+        batch: usize,
+        limit: usize,
+        publish: impl FnMut(&str, &[u8]) -> std::result::Result<(), E>,
+    ) -> Result<Published> {
+        self.publish_lanes(Lanes::Of(thing_name), now, batch, limit, publish)
+    }
+
+    fn publish_lanes<E: std::fmt::Display>(
+        &self,
+        lanes: Lanes<'_>,
+        now: Timestamp,
+        batch: usize,
+        limit: usize,
         mut publish: impl FnMut(&str, &[u8]) -> std::result::Result<(), E>,
     ) -> Result<Published> {
         let mut published = 0;
         while published < limit {
             let Some(claim) =
-                self.claim_lane(now, OUTBOX_LEASE_MS, batch.min(limit - published))?
+                self.claim(lanes, now, OUTBOX_LEASE_MS, batch.min(limit - published))?
             else {
                 break;
             };

@@ -468,6 +468,26 @@ fn a_publisher_leases_a_whole_lane_so_each_thing_gets_its_messages_in_order() {
 }
 
 #[test]
+fn a_device_request_publishes_its_own_lane_only() {
+    let store = memory_store();
+    let names: Vec<String> = (0..100).map(|i| format!("dev-{i}")).collect();
+    let mine = &names[0];
+    let other = names.iter().find(|n| lane_of(n) != lane_of(mine)).unwrap();
+    things(&store, &[mine, other]);
+    create_job(&store, "j", job_for(&[other, mine]), noon());
+    let mut sent = Vec::new();
+    let outcome = store
+        .publish_lane_of(mine, noon(), 100, 100, |topic, _| {
+            sent.push(topic.to_owned());
+            Ok::<(), String>(())
+        })
+        .unwrap();
+    assert_eq!((outcome.count, outcome.failure), (2, None));
+    assert!(sent.iter().all(|t| t.contains(&format!("/{mine}/"))), "{sent:?}");
+    assert_eq!(store.outbox_len().unwrap(), 2, "the other lane waits");
+}
+
+#[test]
 fn publishing_stops_at_a_failure_and_the_rest_is_retried_at_once() {
     let store = memory_store();
     things(&store, &["a", "b", "c"]);

@@ -59,7 +59,7 @@ impl<R> DeviceCall<R> {
         let reply = store.apply_once(&self.thing_name, key.as_deref(), self.now, |store| {
             Ok(self.reply(apply(store)?).to_string())
         })?;
-        crate::publish_outbox(&store, crate::REQUEST_PUBLISH_BUDGET);
+        crate::outbox::publish_lane_of(&store, &self.thing_name);
         serde_json::from_str(&reply).map_err(|e| DeviceError::internal(e.to_string()))
     }
 }
