@@ -186,6 +186,7 @@ impl App {
         for (key, value) in &component.environment {
             wasi.env(key, value);
         }
+        crate::sockets::configure(&mut wasi, component);
         for (host_dir, guest_path) in &component.files {
             // Checked at load; a directory removed since only leaves the
             // component without it.

@@ -10,6 +10,7 @@ wasmtime::component::bindgen!({
         "fermyon:spin/sqlite.connection": crate::sqlite::SqliteHandle,
         "spin:sqlite/sqlite.connection": crate::sqlite::SqliteHandle,
         "fermyon:spin/mqtt.connection": crate::mqtt::MqttHandle,
+        "fermyon:spin/redis.connection": crate::redis::RedisHandle,
     },
 });
 
