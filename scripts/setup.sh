@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what building and testing fleetjobs needs on a fresh Debian machine:
-# the wasm32-wasip2 Rust target, mosquitto, Chromium and the console's npm
-# packages (for its build and its browser tests). Safe to run again.
+# the wasm32-wasip2 Rust target, mosquitto, redis-server, Chromium and the
+# console's npm packages (for its build and its browser tests). Safe to run
+# again.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 
@@ -27,6 +28,11 @@ apt_install() {
 
 if ! command -v mosquitto >/dev/null && [ ! -x /usr/sbin/mosquitto ]; then
   apt_install mosquitto
+fi
+
+# The host's outbound Redis tests start a redis-server of their own.
+if ! command -v redis-server >/dev/null && [ ! -x /usr/bin/redis-server ]; then
+  apt_install redis-server
 fi
 
 # The console's browser tests drive Debian's Chromium (playwright-core, no
