@@ -6,7 +6,8 @@
 // Environment: FLEETJOBS_URL (http://127.0.0.1:PORT), FLEETJOBS_API_TOKEN,
 // SCREENSHOT_DIR (one PNG per step, named after it), CHROMIUM
 // (/usr/bin/chromium), and the fixtures the harness made: JOB_THING (a thing
-// to target by name), JOB_GROUP (a group to target) and JOB_GROUP_SIZE.
+// to target by name), JOB_GROUP (a group to target) and JOB_GROUP_SIZE, and
+// PAGED_JOB, an active job of PAGED_JOB_SIZE executions (paging, deletion).
 //
 // Each step prints "STEP <name>"; the exit status says whether all passed.
 
@@ -26,6 +27,8 @@ const CHROMIUM = env('CHROMIUM', '/usr/bin/chromium');
 const JOB_THING = env('JOB_THING');
 const JOB_GROUP = env('JOB_GROUP');
 const JOB_GROUP_SIZE = Number(env('JOB_GROUP_SIZE'));
+const PAGED_JOB = env('PAGED_JOB');
+const PAGED_JOB_SIZE = Number(env('PAGED_JOB_SIZE'));
 const JOB_NAME = 'Thermostat firmware 2.1.5';
 const TIMEOUT = 30_000;
 
@@ -122,6 +125,8 @@ try {
     }
     await page.getByRole('button', { name: 'Timeouts' }).click();
     await page.getByLabel('In-progress timeout (minutes)').fill('60');
+    await page.getByRole('button', { name: 'Rollout rate' }).click();
+    await page.getByLabel('Maximum per minute').fill('100');
   });
 
   await step('a-bad-document-shows-an-error-and-creates-nothing', async () => {
@@ -187,6 +192,7 @@ try {
     check((await rows.count()) === targets + 1, `${targets} execution rows`);
     await row('Executions', JOB_THING).getByText('QUEUED').waitFor();
     await page.getByText('"inProgressTimeoutInMinutes": 60').waitFor();
+    await page.getByText('"maximumPerMinute": 100').waitFor();
     await page.getByText('"version": "2.1.5"').waitFor();
   });
 
@@ -261,6 +267,40 @@ try {
     check(!left.includes(jobId), `the job is deleted (jobs: ${left})`);
   });
 
+  await step('executions-are-paged-by-the-server', async () => {
+    // A job of PAGED_JOB_SIZE things made by the harness: 50 executions a page.
+    await page.goto(`${BASE}/console/jobs/${PAGED_JOB}`);
+    const table = page.getByRole('table', { name: 'Executions', exact: true });
+    const bodyRows = table.locator('tbody tr');
+    const firstThing = async () => (await bodyRows.first().getByRole('cell').first().textContent()).trim();
+    await page.getByText('Page 1', { exact: true }).waitFor();
+    await page.waitForFunction(() => document.querySelectorAll('table[aria-label="Executions"] tbody tr').length === 50);
+    const first = await firstThing();
+    const pages = Math.ceil(PAGED_JOB_SIZE / 50);
+    for (let n = 2; n <= pages; n += 1) {
+      await page.getByRole('button', { name: 'Next' }).click();
+      await page.getByText(`Page ${n}`, { exact: true }).waitFor();
+    }
+    await page.waitForFunction(
+      (last) => document.querySelectorAll('table[aria-label="Executions"] tbody tr').length === last,
+      PAGED_JOB_SIZE - (pages - 1) * 50,
+    );
+    check(await page.getByRole('button', { name: 'Next' }).isDisabled(), 'no page after the last');
+    check((await firstThing()) !== first, 'the last page holds other things');
+    await page.getByLabel('Execution status').selectOption('SUCCEEDED');
+    await page.getByText('No executions in SUCCEEDED.').waitFor();
+    await page.getByText('Page 1', { exact: true }).waitFor();
+  });
+
+  await step('delete-an-active-job-with-force', async () => {
+    await page.getByRole('button', { name: 'Delete' }).click();
+    const dialog = page.getByRole('dialog', { name: 'Delete job' });
+    await dialog.getByLabel('Force: the job is still active').check();
+    await dialog.getByRole('button', { name: 'Confirm' }).click();
+    await page.waitForURL(/\/console\/jobs$/);
+    await page.getByRole('link', { name: PAGED_JOB, exact: true }).waitFor({ state: 'detached' });
+  });
+
   await step('things-create-shows-the-token-once', async () => {
     await page.getByRole('tab', { name: 'Things' }).click();
     await page.getByRole('heading', { name: 'Things', level: 2 }).waitFor();
@@ -270,7 +310,6 @@ try {
     await token.waitFor();
     check(/^[0-9a-f]{64}$/.test((await token.textContent()).trim()), 'a device token is shown');
     await page.getByRole('button', { name: 'Copy' }).waitFor();
-    await row('Things', 'console-new-thing').waitFor();
   });
 
   await step('things-search', async () => {
