@@ -1,17 +1,19 @@
-import { useEffect, useState } from 'react';
-import { AppShell, Button, Tabs, Text, Title } from '@mantine/core';
+import { lazy, Suspense, useEffect, useState } from 'react';
+import { AppShell, Button, Center, Loader, Tabs, Text, Title } from '@mantine/core';
 import { Navigate, Route, Routes, useLocation, useNavigate } from 'react-router';
 import { useQueryClient } from '@tanstack/react-query';
 import { onUnauthorized, storedToken, storeToken } from './api.js';
 import { SignIn } from './SignIn.jsx';
 import { JobsList } from './jobs/JobsList.jsx';
-import { CreateJob } from './jobs/CreateJob.jsx';
 import { JobDetail } from './jobs/JobDetail.jsx';
 import { Things } from './things/Things.jsx';
 import { ThingDetail } from './things/ThingDetail.jsx';
 import { ThingGroups } from './groups/ThingGroups.jsx';
 import { ThingGroupDetail } from './groups/ThingGroupDetail.jsx';
 import classes from './App.module.css';
+
+// The form carries the JSON editor (CodeMirror): loaded when first opened.
+const CreateJob = lazy(() => import('./jobs/CreateJob.jsx').then((m) => ({ default: m.CreateJob })));
 
 const TABS = [
   { value: 'jobs', label: 'Jobs' },
@@ -87,7 +89,20 @@ function Console({ onSignOut }) {
         <Routes>
           <Route path="/" element={<Navigate to="/jobs" replace />} />
           <Route path="/jobs" element={<JobsList />} />
-          <Route path="/jobs/new" element={<CreateJob />} />
+          <Route
+            path="/jobs/new"
+            element={
+              <Suspense
+                fallback={
+                  <Center py="xl">
+                    <Loader aria-label="Loading" />
+                  </Center>
+                }
+              >
+                <CreateJob />
+              </Suspense>
+            }
+          />
           <Route path="/jobs/:jobId" element={<JobDetail />} />
           <Route path="/things" element={<Things />} />
           <Route path="/things/:thingName" element={<ThingDetail />} />

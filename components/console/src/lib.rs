@@ -142,28 +142,3 @@ fn handle(request: Request) -> Response {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn paths() {
-        assert_eq!(target(""), Target::Redirect);
-        assert_eq!(target("/"), Target::Index);
-        assert_eq!(target("/jobs/abc"), Target::Index);
-        assert_eq!(
-            target("/assets/index-1a2b.js"),
-            Target::File("assets/index-1a2b.js".into())
-        );
-        for hostile in [
-            "/../spin.toml",
-            "/assets/../../x.js",
-            "//etc/passwd",
-            "/a/./b.js",
-            "/%2e%2e/x.js",
-            "/a\\b.js",
-        ] {
-            assert_eq!(target(hostile), Target::NotFound, "{hostile}");
-        }
-    }
-}
