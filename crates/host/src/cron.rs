@@ -62,23 +62,27 @@ pub fn spawn_all(app: &Arc<App>, tasks: &mut JoinSet<()>, shutdown: &watch::Rece
         let component = trigger.component.clone();
         let mut shutdown = shutdown.clone();
         tasks.spawn(async move {
+            // The runs in progress: a shutdown waits for them to finish.
+            let mut runs = JoinSet::new();
             loop {
+                while runs.try_join_next().is_some() {}
                 let now = now_utc(&app);
                 let Ok(next) = schedule.find_next_occurrence(&now, false) else {
-                    return;
+                    break;
                 };
                 let wait = (next - now).to_std().unwrap_or(Duration::ZERO);
                 tokio::select! {
                     _ = tokio::time::sleep(wait) => {}
-                    _ = shutdown.changed() => return,
+                    _ = shutdown.changed() => break,
                 }
                 let (app, component) = (app.clone(), component.clone());
-                tokio::spawn(async move {
+                runs.spawn(async move {
                     if let Err(message) = run_now(&app, &component).await {
                         tracing::error!(%component, "cron run failed: {message}");
                     }
                 });
             }
+            while runs.join_next().await.is_some() {}
         });
     }
 }
