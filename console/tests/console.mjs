@@ -94,6 +94,13 @@ try {
   page = await context.newPage();
   const pageErrors = [];
   page.on('pageerror', (error) => pageErrors.push(error.message));
+  page.on('console', (message) => {
+    // The browser logs every refused request (the wrong token, the unknown
+    // thing), which the steps provoke on purpose.
+    if (message.type() === 'error' && !message.text().startsWith('Failed to load resource')) {
+      pageErrors.push(message.text());
+    }
+  });
 
   await step('sign-in-with-a-wrong-token', async () => {
     await page.goto(`${BASE}/console`);

@@ -11,6 +11,7 @@ import {
   Paper,
   Progress,
   SimpleGrid,
+  Spoiler,
   Stack,
   Table,
   Text,
@@ -370,7 +371,13 @@ export function JobDetail() {
                 <Field label="Description">{j.description}</Field>
               </Grid.Col>
               <Grid.Col span={{ base: 12, sm: 6 }}>
-                <Field label="Target things">{(j.targets?.thingNames ?? []).join(', ') || null}</Field>
+                <Field label="Target things">
+                  {j.targets?.thingNames?.length ? (
+                    <Spoiler maxHeight={66} showLabel="Show all" hideLabel="Show fewer">
+                      {j.targets.thingNames.join(', ')}
+                    </Spoiler>
+                  ) : null}
+                </Field>
               </Grid.Col>
               <Grid.Col span={{ base: 12, sm: 6 }}>
                 <Field label="Target groups">{(j.targets?.thingGroupNames ?? []).join(', ') || null}</Field>
