@@ -8,9 +8,18 @@ import { App } from './App.jsx';
 
 const theme = createTheme({
   primaryColor: 'indigo',
+  // Shade 8: white on it, and it on white, reach WCAG AA contrast.
+  primaryShade: { light: 8, dark: 8 },
   defaultRadius: 'sm',
   // No transitions for those who ask their system for less motion.
   respectReducedMotion: true,
+});
+
+// Secondary text one shade darker than Mantine's default, for AA contrast.
+const cssVariablesResolver = () => ({
+  variables: {},
+  light: { '--mantine-color-dimmed': 'var(--mantine-color-gray-7)' },
+  dark: {},
 });
 
 const queryClient = new QueryClient({
@@ -25,7 +34,7 @@ const queryClient = new QueryClient({
 
 createRoot(document.getElementById('root')).render(
   <StrictMode>
-    <MantineProvider theme={theme}>
+    <MantineProvider theme={theme} cssVariablesResolver={cssVariablesResolver}>
       <QueryClientProvider client={queryClient}>
         <BrowserRouter basename="/console">
           <App />

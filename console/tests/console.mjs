@@ -11,9 +11,12 @@
 //
 // Each step prints "STEP <name>"; the exit status says whether all passed.
 
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
+
+const AXE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
 
 const env = (name, fallback) => {
   const value = process.env[name] ?? fallback;
@@ -72,6 +75,23 @@ const row = (table, name) =>
     .getByRole('row')
     .filter({ has: page.getByRole('cell').first().getByText(name, { exact: true }) });
 
+/** The page as it is now passes axe-core's WCAG 2.1 A and AA rules (labels,
+ * names, roles, contrast...). */
+async function accessible() {
+  await page.evaluate(AXE);
+  const { violations } = await page.evaluate(() =>
+    window.axe.run(document, {
+      runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] },
+    }),
+  );
+  check(
+    violations.length === 0,
+    `accessibility: ${violations
+      .map((v) => `${v.id} (${v.help}): ${v.nodes.slice(0, 3).map((n) => n.html).join(' | ')}`)
+      .join('; ')}`,
+  );
+}
+
 /** Replaces the content of the CodeMirror document editor. */
 async function typeDocument(text) {
   const editor = page.getByRole('textbox', { name: 'Document' });
@@ -108,6 +128,7 @@ try {
     await page.getByLabel('API token').fill('not-the-token');
     await page.getByRole('button', { name: 'Sign in' }).click();
     await page.getByRole('alert').getByText('That API token is not valid.').waitFor();
+    await accessible();
   });
 
   await step('sign-in', async () => {
@@ -115,6 +136,7 @@ try {
     await page.getByLabel('API token').press('Enter');
     await page.getByRole('heading', { name: 'Jobs', level: 2 }).waitFor();
     await page.getByRole('tab', { name: 'Jobs', selected: true }).waitFor();
+    await accessible();
   });
 
   const jobsBefore = (await api('/jobs')).jobs.length;
@@ -134,6 +156,7 @@ try {
     await page.getByLabel('In-progress timeout (minutes)').fill('60');
     await page.getByRole('button', { name: 'Rollout rate' }).click();
     await page.getByLabel('Maximum per minute').fill('100');
+    await accessible();
   });
 
   await step('a-bad-document-shows-an-error-and-creates-nothing', async () => {
@@ -200,6 +223,7 @@ try {
     await row('Executions', JOB_THING).getByText('QUEUED').waitFor();
     await page.getByText('"inProgressTimeoutInMinutes": 60').waitFor();
     await page.getByText('"maximumPerMinute": 100').waitFor();
+    await accessible();
     await page.getByText('"version": "2.1.5"').waitFor();
   });
 
@@ -239,6 +263,7 @@ try {
     await drawer.getByText('Status details').waitFor();
     await drawer.getByRole('table', { name: 'Status details' }).waitFor();
     await drawer.getByText('Version').waitFor();
+    await accessible();
   });
 
   await step('cancel-with-force-after-confirming', async () => {
@@ -248,6 +273,7 @@ try {
     const dialog = page.getByRole('dialog', { name: 'Cancel job' });
     await dialog.getByLabel('Comment').fill('Stopped from the console');
     await dialog.getByLabel('Force: also cancel IN_PROGRESS executions').check();
+    await accessible();
     await dialog.getByRole('button', { name: 'Confirm' }).click();
     await dialog.waitFor({ state: 'detached' });
     await page.getByRole('heading', { name: JOB_NAME, level: 2 }).locator('..').getByText('CANCELED').waitFor();
@@ -317,6 +343,7 @@ try {
     await token.waitFor();
     check(/^[0-9a-f]{64}$/.test((await token.textContent()).trim()), 'a device token is shown');
     await page.getByRole('button', { name: 'Copy' }).waitFor();
+    await accessible();
   });
 
   await step('things-search', async () => {
@@ -350,6 +377,7 @@ try {
     await page.getByRole('combobox', { name: 'Add a thing' }).fill(JOB_THING);
     await page.getByRole('button', { name: 'Add to group' }).click();
     await row('Members', JOB_THING).waitFor();
+    await accessible();
   });
 
   await step('thing-groups-delete', async () => {
@@ -367,6 +395,7 @@ try {
     await page.getByRole('heading', { name: 'Jobs', level: 2 }).waitFor();
     const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
     check(overflow <= 0, `no horizontal scrolling of the page (${overflow}px)`);
+    await accessible();
   });
 
   await step('sign-out', async () => {

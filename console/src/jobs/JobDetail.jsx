@@ -49,12 +49,16 @@ function Counters({ details }) {
   const total = counts.reduce((sum, c) => sum + c.count, 0);
   return (
     <Stack gap="xs">
-      <Progress.Root size={22} aria-label="Executions by status">
+      <Progress.Root size={22} role="group" aria-label="Executions by status">
         {counts
           .filter((c) => c.count > 0)
           .map((c) => (
             <Tooltip key={c.status} label={`${c.status}: ${c.count}`}>
-              <Progress.Section value={(c.count / total) * 100} color={c.color}>
+              <Progress.Section
+                value={(c.count / total) * 100}
+                color={c.color}
+                aria-label={`${c.status}: ${c.count} of ${total}`}
+              >
                 <Progress.Label>{c.count}</Progress.Label>
               </Progress.Section>
             </Tooltip>
@@ -118,7 +122,13 @@ function ExecutionDrawer({ jobId, thingName, onClose }) {
   });
   const e = execution.data;
   return (
-    <Drawer opened={Boolean(thingName)} onClose={onClose} position="right" title={`Execution on ${thingName ?? ''}`}>
+    <Drawer
+      opened={Boolean(thingName)}
+      onClose={onClose}
+      position="right"
+      title={`Execution on ${thingName ?? ''}`}
+      closeButtonProps={{ 'aria-label': 'Close' }}
+    >
       <ErrorAlert error={execution.error} />
       {e && (
         <Stack>

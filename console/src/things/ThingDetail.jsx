@@ -7,6 +7,9 @@ import { EXECUTION_STATUSES, formatTime } from '../format.js';
 import { ConfirmModal } from '../ui/Confirm.jsx';
 import { ErrorAlert, Pager, StatusBadge, usePagedQuery } from '../ui/common.jsx';
 
+/** The success title in the text colour: teal on its pale teal falls short of AA contrast. */
+const SUCCESS_TITLE = { label: { color: 'var(--mantine-color-text)' } };
+
 /** A thing: its attributes, a new device token, and its executions. */
 export function ThingDetail() {
   const { thingName } = useParams();
@@ -48,7 +51,7 @@ export function ThingDetail() {
             </Button>
           </Group>
           {rotate.data && (
-            <Alert color="teal" mt="md" title="New device token, shown this once" role="status">
+            <Alert color="teal" styles={SUCCESS_TITLE} mt="md" title="New device token, shown this once" role="status">
               <Group gap="xs" wrap="nowrap">
                 <Code style={{ overflowWrap: 'anywhere' }}>{rotate.data.deviceToken}</Code>
                 <CopyButton value={rotate.data.deviceToken}>

@@ -4,6 +4,9 @@ import { useMutation, useQueryClient } from '@tanstack/react-query';
 import { api } from '../api.js';
 import { RegistryList } from '../ui/Registry.jsx';
 
+/** The success title in the text colour: teal on its pale teal falls short of AA contrast. */
+const SUCCESS_TITLE = { label: { color: 'var(--mantine-color-text)' } };
+
 const THINGS = {
   path: '/things',
   route: 'things',
@@ -60,7 +63,7 @@ function CreateThing() {
             </Button>
           </Group>
           {created && (
-            <Alert color="teal" title={`${created.thingName} is registered`} role="status">
+            <Alert color="teal" styles={SUCCESS_TITLE} title={`${created.thingName} is registered`} role="status">
               <Stack gap="xs">
                 <Text size="sm">
                   Its device token, shown this once: the device signs in with its thing name and this token.

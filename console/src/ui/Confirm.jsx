@@ -6,7 +6,7 @@ import { Button, Group, Modal, Stack, Text } from '@mantine/core';
  */
 export function ConfirmModal({ opened, onClose, title, message, onConfirm, loading, error, children, color = 'red' }) {
   return (
-    <Modal opened={opened} onClose={onClose} title={title} centered>
+    <Modal opened={opened} onClose={onClose} title={title} centered closeButtonProps={{ 'aria-label': 'Close' }}>
       <Stack>
         {message && <Text size="sm">{message}</Text>}
         {children}

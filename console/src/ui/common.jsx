@@ -4,8 +4,10 @@ import { keepPreviousData, useQuery } from '@tanstack/react-query';
 import { statusColor } from '../format.js';
 
 export function StatusBadge({ status }) {
+  const color = statusColor(status);
   return (
-    <Badge color={statusColor(status)} variant="light" radius="sm">
+    // Dark text on the status's pale colour: AA contrast for every status.
+    <Badge color={color} c="dark.8" variant="light" radius="sm">
       {status}
     </Badge>
   );
