@@ -389,6 +389,31 @@ try {
     await row('Thing Groups', JOB_GROUP).waitFor();
   });
 
+  await step('keyboard-only', async () => {
+    // The section tabs move with the arrow keys; a dialog opens with Enter
+    // and closes with Escape, giving the focus back.
+    await page.getByRole('tab', { name: 'Thing Groups', selected: true }).focus();
+    await page.keyboard.press('ArrowLeft');
+    await page.getByRole('heading', { name: 'Things', level: 2 }).waitFor();
+    await page.getByLabel('Thing name').focus();
+    await page.keyboard.type('keyboard-thing');
+    await page.keyboard.press('Enter');
+    await page.getByLabel('Device token').waitFor();
+    await page.getByLabel('Search things').focus();
+    await page.keyboard.type('keyboard');
+    const remove = page.getByRole('button', { name: 'Delete keyboard-thing' });
+    await remove.focus();
+    await page.keyboard.press('Enter');
+    await page.getByRole('dialog').getByRole('button', { name: 'Confirm' }).waitFor();
+    await page.keyboard.press('Escape');
+    await page.getByRole('dialog').waitFor({ state: 'detached' });
+    await remove.focus();
+    await page.keyboard.press('Enter');
+    await page.getByRole('dialog').getByRole('button', { name: 'Confirm' }).focus();
+    await page.keyboard.press('Enter');
+    await page.getByText('Nothing starts with “keyboard”.').waitFor();
+  });
+
   await step('narrow-window', async () => {
     await page.setViewportSize({ width: 390, height: 844 });
     await page.getByRole('tab', { name: 'Jobs' }).click();
