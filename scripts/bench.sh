@@ -17,6 +17,8 @@ scripts/setup.sh
 echo "== building (release)" >&2
 cargo build --release -p fleetjobs -p fleetjobs-bench
 cargo build --release --target wasm32-wasip2 --manifest-path components/Cargo.toml
+# spin.toml mounts the console's build (console/dist): the host loads it.
+npm run build --prefix console >/dev/null
 # Only the host-overhead and SQLite-interface rows need them; they say so if missing.
 tests/components/build.sh >/dev/null || echo "could not build tests/components" >&2
 if [ ! -x "$wasmtime" ]; then
