@@ -701,3 +701,41 @@ fn emqx_authorizes_a_device_on_its_own_command_topics_only() {
         "deny"
     );
 }
+
+/// Seed 001's two mechanisms on one fleet: the same simulated devices (one
+/// MQTT connection each, as real devices) run a job and answer commands.
+#[test]
+fn a_fleet_runs_a_job_and_answers_commands_on_the_same_connections() {
+    use fleetjobs_simulator::{Fleet, FleetConfig};
+
+    let host = fleetjobs(&[], &[]);
+    let things = create_fleet(&host, "thermostats", 5);
+    let url = host.printed("MQTT").expect("the host prints its broker");
+    let mut config = FleetConfig::new(&url, "$emqx/things", things.clone());
+    config.tokens = host.device_tokens(&things);
+    config.step_delay = Duration::from_millis(20);
+    config.commands = Some((PREFIX.to_owned(), CommandBehaviour::Succeed));
+    let fleet = Fleet::start(config).expect("the fleet connects");
+
+    create_job(
+        &host,
+        &json!({"jobId": "fw", "targets": {"thingGroupNames": ["thermostats"]},
+                "document": {"action": "updateFirmware", "version": "2.1.5"}}),
+    );
+    for thing in &things {
+        let answered = send_waiting(
+            &host,
+            10,
+            json!({"thingName": thing, "action": "setTemperature", "params": {"value": 21}}),
+        );
+        assert_eq!(answered["status"], "SUCCEEDED", "{answered}");
+        assert_eq!(answered["result"]["params"]["value"], 21);
+    }
+    fleet
+        .wait_until(WAIT, |summary| summary.succeeded == things.len() as u64)
+        .expect("every device ran the job");
+    for thing in &things {
+        assert_eq!(execution(&host, "fw", thing)["status"], "SUCCEEDED");
+    }
+    fleet.stop();
+}

@@ -91,6 +91,58 @@ pub struct CommandDevice {
     thread: Option<JoinHandle<()>>,
 }
 
+/// A device's command side: answers the requests under
+/// `{prefix}/{thing}/executions/` as its behaviour says and records them and
+/// the service's replies. A [`CommandDevice`] is one on a connection of its
+/// own; a jobs [`Device`](crate::Device) can carry one on its connection
+/// (`Device::connect_with_commands`), as a real device would.
+pub(crate) struct Responder {
+    /// `{prefix}/{thing}/executions`
+    base: String,
+    behaviour: CommandBehaviour,
+    shared: Arc<Shared>,
+}
+
+impl Responder {
+    pub(crate) fn new(prefix: &str, thing: &str, behaviour: CommandBehaviour) -> Responder {
+        Responder {
+            base: format!("{prefix}/{thing}/executions"),
+            behaviour,
+            shared: Arc::new(Shared {
+                inbox: Mutex::new(Inbox::default()),
+                changed: Condvar::new(),
+                stopping: AtomicBool::new(false),
+                received: AtomicU64::new(0),
+                dropped: AtomicU64::new(0),
+                accepted: AtomicU64::new(0),
+            }),
+        }
+    }
+
+    /// The subscriptions: the requests and the service's replies.
+    pub(crate) fn filters(&self) -> [String; 2] {
+        [
+            format!("{}/+/request", self.base),
+            format!("{}/+/response/+", self.base),
+        ]
+    }
+
+    /// Handles `publish` if it is under this device's `executions/`;
+    /// whether it was.
+    pub(crate) fn handle(&self, client: &Client, publish: &rumqttc::Publish) -> bool {
+        incoming(client, &self.shared, &self.base, self.behaviour, publish)
+    }
+
+    /// (fresh requests received, answers accepted, expired requests dropped)
+    pub(crate) fn counts(&self) -> (u64, u64, u64) {
+        (
+            self.shared.received.load(Ordering::SeqCst),
+            self.shared.accepted.load(Ordering::SeqCst),
+            self.shared.dropped.load(Ordering::SeqCst),
+        )
+    }
+}
+
 /// The answers `behaviour` gives to `request`, each after a delay.
 fn answers(behaviour: CommandBehaviour, request: &Value) -> Vec<(Duration, Value)> {
     let result = json!({"action": request["action"], "params": request["params"], "ok": true});
@@ -147,22 +199,15 @@ impl CommandDevice {
         let mut network = NetworkOptions::new();
         network.set_tcp_nodelay(true);
         connection.eventloop.set_network_options(network);
-        let base = format!("{prefix}/{thing}/executions");
-        let shared = Arc::new(Shared {
-            inbox: Mutex::new(Inbox::default()),
-            changed: Condvar::new(),
-            stopping: AtomicBool::new(false),
-            received: AtomicU64::new(0),
-            dropped: AtomicU64::new(0),
-            accepted: AtomicU64::new(0),
-        });
+        let responder = Responder::new(prefix, thing, behaviour);
+        let (base, shared) = (responder.base.clone(), responder.shared.clone());
         let thread = std::thread::Builder::new()
             .name(format!("fleetjobs-sim-commands-{thing}"))
             .spawn({
-                let (client, shared, base) = (client.clone(), shared.clone(), base.clone());
+                let (client, shared) = (client.clone(), shared.clone());
                 move || {
                     let mut first = true;
-                    let filters = [format!("{base}/+/request"), format!("{base}/+/response/+")];
+                    let filters = responder.filters();
                     for event in connection.iter() {
                         match event {
                             Ok(Event::Incoming(Packet::ConnAck(ack))) => {
@@ -183,7 +228,7 @@ impl CommandDevice {
                                 shared.update(|inbox| inbox.connections += 1);
                             }
                             Ok(Event::Incoming(Packet::Publish(publish))) => {
-                                incoming(&client, &shared, &base, behaviour, publish);
+                                responder.handle(&client, &publish);
                             }
                             Ok(Event::Outgoing(Outgoing::Disconnect))
                                 if shared.stopping.load(Ordering::SeqCst) =>
@@ -352,14 +397,14 @@ fn incoming(
     shared: &Arc<Shared>,
     base: &str,
     behaviour: CommandBehaviour,
-    publish: rumqttc::Publish,
-) {
+    publish: &rumqttc::Publish,
+) -> bool {
     let Some(rest) = publish
         .topic
         .strip_prefix(base)
         .and_then(|r| r.strip_prefix('/'))
     else {
-        return;
+        return false;
     };
     let levels: Vec<&str> = rest.split('/').collect();
     match levels[..] {
@@ -367,7 +412,7 @@ fn incoming(
             let body = parse_body(&publish.payload);
             if expired(&body) {
                 shared.dropped.fetch_add(1, Ordering::SeqCst);
-                return;
+                return true;
             }
             shared.received.fetch_add(1, Ordering::SeqCst);
             let topic = format!("{base}/{execution_id}/response");
@@ -429,4 +474,5 @@ fn incoming(
         }
         _ => {}
     }
+    true
 }

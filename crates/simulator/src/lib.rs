@@ -173,6 +173,8 @@ pub struct Device {
     shared: Arc<Shared>,
     thread: Option<JoinHandle<()>>,
     call_timeout: Duration,
+    /// Its command side, when it answers commands.
+    commands: Option<Arc<commands::Responder>>,
 }
 
 impl std::fmt::Debug for Device {
@@ -263,7 +265,11 @@ fn run_connection(
     shared: Arc<Shared>,
     base: String,
     filter: String,
+    commands: Option<Arc<commands::Responder>>,
 ) {
+    // One SUBSCRIBE for all, so one SUBACK says the device is ready.
+    let mut filters = vec![filter];
+    filters.extend(commands.iter().flat_map(|c| c.filters()));
     let mut first = true;
     loop {
         let event = match connection.recv() {
@@ -273,7 +279,10 @@ fn run_connection(
         match event {
             Ok(Event::Incoming(Packet::ConnAck(ack))) => {
                 if first || !ack.session_present {
-                    if let Err(e) = client.try_subscribe(filter.clone(), QoS::AtLeastOnce) {
+                    let subscriptions = filters
+                        .iter()
+                        .map(|f| rumqttc::SubscribeFilter::new(f.clone(), QoS::AtLeastOnce));
+                    if let Err(e) = client.try_subscribe_many(subscriptions) {
                         shared.update(|inbox| inbox.last_error = Some(e.to_string()));
                     }
                 } else {
@@ -285,6 +294,12 @@ fn run_connection(
                 shared.update(|inbox| inbox.connections += 1);
             }
             Ok(Event::Incoming(Packet::Publish(publish))) => {
+                if commands
+                    .as_ref()
+                    .is_some_and(|c| c.handle(&client, &publish))
+                {
+                    continue;
+                }
                 match classify(&base, &publish.topic) {
                     Incoming::Reply { accepted } => {
                         let reply = Reply {
@@ -339,6 +354,24 @@ impl Device {
         token: Option<&str>,
         timeout: Duration,
     ) -> Result<Device, Error> {
+        Self::connect_with_commands(mqtt_url, prefix, thing, token, timeout, None)
+    }
+
+    /// [`connect`](Self::connect), and on the same connection (one client
+    /// id, as a real device) answering commands under
+    /// `{commands_prefix}/{thing}/executions/` as `commands` says (see
+    /// [`CommandDevice`]).
+    pub fn connect_with_commands(
+        mqtt_url: &str,
+        prefix: &str,
+        thing: &str,
+        token: Option<&str>,
+        timeout: Duration,
+        commands: Option<(&str, CommandBehaviour)>,
+    ) -> Result<Device, Error> {
+        let commands = commands.map(|(commands_prefix, behaviour)| {
+            Arc::new(commands::Responder::new(commands_prefix, thing, behaviour))
+        });
         let options = options(mqtt_url, thing, token)?;
         let (client, mut connection) = Client::new(options, REQUEST_CAPACITY);
         let mut network = NetworkOptions::new();
@@ -358,7 +391,8 @@ impl Device {
                 let shared = shared.clone();
                 let base = base.clone();
                 let filter = format!("{base}/#");
-                move || run_connection(connection, client, shared, base, filter)
+                let commands = commands.clone();
+                move || run_connection(connection, client, shared, base, filter, commands)
             })
             .map_err(|e| Error::Client {
                 thing: thing.to_owned(),
@@ -371,6 +405,7 @@ impl Device {
             shared,
             thread: Some(thread),
             call_timeout: timeout,
+            commands,
         };
         device.wait_connections(1, timeout)?;
         Ok(device)
@@ -379,6 +414,12 @@ impl Device {
     /// The thing name (also the MQTT client id).
     pub fn thing(&self) -> &str {
         &self.thing
+    }
+
+    /// When it answers commands: (fresh requests received, answers the
+    /// service accepted, expired requests dropped).
+    pub fn command_counts(&self) -> Option<(u64, u64, u64)> {
+        self.commands.as_ref().map(|c| c.counts())
     }
 
     /// The timeout used by [`get`](Self::get), [`start_next`](Self::start_next),

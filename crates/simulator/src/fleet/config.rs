@@ -103,6 +103,10 @@ pub struct FleetConfig {
     pub connect_timeout: Duration,
     /// How long an agent waits for the reply to one request before sending it again.
     pub call_timeout: Duration,
+    /// When set, every device also answers commands under
+    /// `{commands prefix}/{thing}/executions/` on its connection, as this
+    /// behaviour says ([`crate::CommandDevice`]).
+    pub commands: Option<(String, crate::CommandBehaviour)>,
 }
 
 impl FleetConfig {
@@ -120,6 +124,7 @@ impl FleetConfig {
             offline_for: Duration::from_secs(5),
             connect_timeout: Duration::from_secs(30),
             call_timeout: Duration::from_secs(10),
+            commands: None,
         }
     }
 }

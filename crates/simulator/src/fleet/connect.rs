@@ -9,14 +9,19 @@ use crate::{Device, Error};
 const CONNECT_PARALLELISM: usize = 32;
 
 /// Connects `thing`'s device, logged in with its token from
-/// [`FleetConfig::tokens`] (anonymously when it has none).
+/// [`FleetConfig::tokens`] (anonymously when it has none), answering
+/// commands when [`FleetConfig::commands`] says so.
 pub(super) fn connect(config: &FleetConfig, thing: &str) -> Result<Device, Error> {
-    Device::connect(
+    Device::connect_with_commands(
         &config.mqtt_url,
         &config.prefix,
         thing,
         config.tokens.get(thing).map(String::as_str),
         config.connect_timeout,
+        config
+            .commands
+            .as_ref()
+            .map(|(prefix, behaviour)| (prefix.as_str(), *behaviour)),
     )
 }
 

@@ -31,14 +31,16 @@ pub struct Args {
     timeout_secs: u64,
 }
 
-fn behaviour(args: &Args) -> Result<CommandBehaviour, String> {
-    Ok(match args.behaviour.as_str() {
+/// A behaviour by name: succeed, fail, reject, progress, ignore or late
+/// (answering after `late_ms`).
+pub(crate) fn parse_behaviour(name: &str, late_ms: u64) -> Result<CommandBehaviour, String> {
+    Ok(match name {
         "succeed" => CommandBehaviour::Succeed,
         "fail" => CommandBehaviour::Fail,
         "reject" => CommandBehaviour::Reject,
         "progress" => CommandBehaviour::ProgressThenSucceed,
         "ignore" => CommandBehaviour::Ignore,
-        "late" => CommandBehaviour::Late(Duration::from_millis(args.late_ms)),
+        "late" => CommandBehaviour::Late(Duration::from_millis(late_ms)),
         other => {
             return Err(format!(
                 "--behaviour {other:?}: use succeed, fail, reject, progress, ignore or late"
@@ -48,7 +50,7 @@ fn behaviour(args: &Args) -> Result<CommandBehaviour, String> {
 }
 
 pub fn run(args: Args) -> ExitCode {
-    let setup = behaviour(&args)
+    let setup = parse_behaviour(&args.behaviour, args.late_ms)
         .and_then(|behaviour| Ok((behaviour, crate::run::read_credentials(&args.credentials)?)));
     let (behaviour, logins) = match setup {
         Ok(setup) => setup,

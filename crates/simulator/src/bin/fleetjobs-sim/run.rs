@@ -50,6 +50,16 @@ pub struct Args {
     /// Seconds to wait for a connection or a reply.
     #[arg(long, default_value_t = 10)]
     timeout_secs: u64,
+    /// Also answer commands on each device's connection: succeed, fail,
+    /// reject, progress, ignore or late (after --command-late-ms).
+    #[arg(long)]
+    commands: Option<String>,
+    /// Topic prefix in front of `/{thing}/executions/...` for --commands.
+    #[arg(long, default_value = "$emqx/commands/things")]
+    commands_prefix: String,
+    /// How late `--commands late` answers, in milliseconds.
+    #[arg(long, default_value_t = 5_000)]
+    command_late_ms: u64,
     /// Milliseconds between two summary lines.
     #[arg(long, default_value_t = 1000)]
     summary_interval_ms: u64,
@@ -117,6 +127,15 @@ pub fn run(args: Args) -> ExitCode {
     config.offline_for = Duration::from_secs(args.offline_secs);
     config.connect_timeout = Duration::from_secs(args.timeout_secs);
     config.call_timeout = Duration::from_secs(args.timeout_secs);
+    if let Some(name) = &args.commands {
+        match crate::commands::parse_behaviour(name, args.command_late_ms) {
+            Ok(behaviour) => config.commands = Some((args.commands_prefix.clone(), behaviour)),
+            Err(e) => {
+                eprintln!("fleetjobs-sim: --commands: {e}");
+                return ExitCode::from(2);
+            }
+        }
+    }
 
     let fleet = match Fleet::start(config) {
         Ok(fleet) => fleet,
