@@ -1,5 +1,5 @@
 import { useState } from 'react';
-import { Anchor, Autocomplete, Button, Group, Paper, Stack, Table, Text, Title } from '@mantine/core';
+import { Anchor, Autocomplete, Button, Group, Paper, Stack, Table, Text, Title, VisuallyHidden } from '@mantine/core';
 import { useDebouncedValue } from '@mantine/hooks';
 import { keepPreviousData, useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { Link, useParams } from 'react-router';
@@ -86,7 +86,9 @@ export function ThingGroupDetail() {
             <Table.Thead>
               <Table.Tr>
                 <Table.Th>Thing</Table.Th>
-                <Table.Th />
+                <Table.Th>
+                  <VisuallyHidden>Actions</VisuallyHidden>
+                </Table.Th>
               </Table.Tr>
             </Table.Thead>
             <Table.Tbody>
