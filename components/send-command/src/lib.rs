@@ -1,6 +1,7 @@
 //! SendCommand: `POST /api/v1/commands[?wait=N]` `{thingName, action, params?, ttl?}`
 //! → 201 with the execution (docs/commands.md). The command and its request
-//! commit together; the request is published right after. With `wait`, the
+//! commit together; the request is published right after, with the rest of
+//! its thing's outbox lane. With `wait`, the
 //! answer comes once the execution is terminal or after N seconds (N at
 //! most the ttl and 60), whichever is first.
 
@@ -8,7 +9,8 @@ use std::time::{Duration, Instant};
 
 use fleetjobs_api::request::{json_body, number_param, MAX_WAIT_SECONDS};
 use fleetjobs_api::{views, ApiError};
-use fleetjobs_component::{now, publish_outbox, respond, store, REQUEST_PUBLISH_BUDGET};
+use fleetjobs_component::outbox::publish_lane_of;
+use fleetjobs_component::{now, respond, store};
 use fleetjobs_core::device_command::{SendCommand, DEFAULT_TTL_SECONDS};
 use serde_json::Value;
 use spin_sdk::http::{Request, Response};
@@ -30,7 +32,9 @@ fn send(request: &Request) -> Result<(u16, Value), ApiError> {
     }
     let store = store()?;
     let mut command = store.send_command(body, uuid::Uuid::new_v4().to_string(), now())?;
-    publish_outbox(&store, REQUEST_PUBLISH_BUDGET);
+    // The request is in its thing's outbox lane: publish that lane only
+    // (other lanes are their own requests' and the sweeper's).
+    publish_lane_of(&store, &command.thing_name);
     let until = Instant::now() + Duration::from_secs(wait as u64);
     while !command.status.is_terminal() && Instant::now() < until {
         std::thread::sleep(POLL.min(until.saturating_duration_since(Instant::now())));
