@@ -7,7 +7,9 @@
 // SCREENSHOT_DIR (one PNG per step, named after it), CHROMIUM
 // (/usr/bin/chromium), and the fixtures the harness made: JOB_THING (a thing
 // to target by name), JOB_GROUP (a group to target) and JOB_GROUP_SIZE, and
-// PAGED_JOB, an active job of PAGED_JOB_SIZE executions (paging, deletion).
+// PAGED_JOB, an active job of PAGED_JOB_SIZE executions for the things
+// PAGED_GROUP00000, PAGED_GROUP00001, ... (paging, one execution's actions,
+// deletion).
 //
 // Each step prints "STEP <name>"; the exit status says whether all passed.
 
@@ -32,6 +34,7 @@ const JOB_GROUP = env('JOB_GROUP');
 const JOB_GROUP_SIZE = Number(env('JOB_GROUP_SIZE'));
 const PAGED_JOB = env('PAGED_JOB');
 const PAGED_JOB_SIZE = Number(env('PAGED_JOB_SIZE'));
+const PAGED_GROUP = env('PAGED_GROUP');
 const JOB_NAME = 'Thermostat firmware 2.1.5';
 const TIMEOUT = 30_000;
 
@@ -323,6 +326,28 @@ try {
     await page.getByLabel('Execution status').selectOption('SUCCEEDED');
     await page.getByText('No executions in SUCCEEDED.').waitFor();
     await page.getByText('Page 1', { exact: true }).waitFor();
+    await page.getByLabel('Execution status').selectOption('');
+  });
+
+  await step('cancel-and-delete-one-execution', async () => {
+    const [first, second] = [`${PAGED_GROUP}00000`, `${PAGED_GROUP}00001`];
+    await row('Executions', first).getByRole('button', { name: first }).click();
+    let drawer = page.getByRole('dialog', { name: `Execution on ${first}` });
+    await drawer.getByRole('button', { name: 'Cancel execution' }).click();
+    await drawer.getByRole('group', { name: 'Cancel execution' }).getByRole('button', { name: 'Confirm' }).click();
+    await drawer.getByText('CANCELED').waitFor();
+    await accessible();
+    await page.keyboard.press('Escape');
+    await drawer.waitFor({ state: 'detached' });
+    await row('Executions', first).getByText('CANCELED').waitFor();
+
+    await row('Executions', second).getByRole('button', { name: second }).click();
+    drawer = page.getByRole('dialog', { name: `Execution on ${second}` });
+    await drawer.getByRole('button', { name: 'Delete execution' }).click();
+    await drawer.getByRole('group', { name: 'Delete execution' }).getByRole('button', { name: 'Confirm' }).click();
+    await drawer.waitFor({ state: 'detached' });
+    await row('Executions', second).waitFor({ state: 'detached' });
+    await page.getByRole('list', { name: 'Counters' }).getByText(`total ${PAGED_JOB_SIZE - 1}`).waitFor();
   });
 
   await step('delete-an-active-job-with-force', async () => {

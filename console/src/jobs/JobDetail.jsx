@@ -113,7 +113,64 @@ function configurationOf(job) {
 }
 
 /** One execution: status details, version, timestamps. */
+const TERMINAL = new Set(['SUCCEEDED', 'FAILED', 'REJECTED', 'TIMED_OUT', 'CANCELED', 'REMOVED']);
+
+/**
+ * Cancel or delete one execution, confirmed in place (the drawer stays the
+ * only dialog): `action` is 'cancel' or 'delete'.
+ */
+function ExecutionAction({ execution, action, onDone, onBack }) {
+  const [force, setForce] = useState(false);
+  const queryClient = useQueryClient();
+  const path = `/jobs/${seg(execution.jobId)}/executions/${seg(execution.thingName)}`;
+  const run = useMutation({
+    mutationFn: () =>
+      action === 'cancel'
+        ? api('POST', `${path}/cancel`, { force, expectedVersion: execution.versionNumber })
+        : api('DELETE', `${path}${query({ executionNumber: execution.executionNumber, force: force ? 'true' : '' })}`),
+    onSuccess: () => {
+      queryClient.invalidateQueries({ queryKey: ['executions', execution.jobId] });
+      queryClient.invalidateQueries({ queryKey: ['execution', execution.jobId] });
+      queryClient.invalidateQueries({ queryKey: ['job', execution.jobId] });
+      onDone();
+    },
+  });
+  const active = execution.status === 'IN_PROGRESS';
+  return (
+    <Paper withBorder p="sm" role="group" aria-label={action === 'cancel' ? 'Cancel execution' : 'Delete execution'}>
+      <Stack gap="xs">
+        <Text size="sm">
+          {action === 'cancel'
+            ? `Cancel ${execution.thingName}'s execution? The device is told it is no longer pending.`
+            : `Delete execution ${execution.executionNumber} of ${execution.thingName}? Its record is removed.`}
+        </Text>
+        {active && (
+          <Checkbox
+            label="Force: it is IN_PROGRESS on the device"
+            checked={force}
+            onChange={(e) => setForce(e.currentTarget.checked)}
+          />
+        )}
+        {run.error && (
+          <Text c="red.8" size="sm" role="alert">
+            {run.error.message}
+          </Text>
+        )}
+        <Group justify="flex-end" gap="xs">
+          <Button variant="default" size="xs" onClick={onBack}>
+            Back
+          </Button>
+          <Button color="red" size="xs" onClick={() => run.mutate()} loading={run.isPending}>
+            Confirm
+          </Button>
+        </Group>
+      </Stack>
+    </Paper>
+  );
+}
+
 function ExecutionDrawer({ jobId, thingName, onClose }) {
+  const [action, setAction] = useState(null);
   const execution = useQuery({
     queryKey: ['execution', jobId, thingName],
     queryFn: () => get(`/jobs/${seg(jobId)}/executions/${seg(thingName)}`),
@@ -121,10 +178,14 @@ function ExecutionDrawer({ jobId, thingName, onClose }) {
     refetchInterval: REFRESH_MS,
   });
   const e = execution.data;
+  const close = () => {
+    setAction(null);
+    onClose();
+  };
   return (
     <Drawer
       opened={Boolean(thingName)}
-      onClose={onClose}
+      onClose={close}
       position="right"
       title={`Execution on ${thingName ?? ''}`}
       closeButtonProps={{ 'aria-label': 'Close' }}
@@ -132,9 +193,26 @@ function ExecutionDrawer({ jobId, thingName, onClose }) {
       <ErrorAlert error={execution.error} />
       {e && (
         <Stack>
-          <Group>
+          <Group justify="space-between">
             <StatusBadge status={e.status} />
+            <Group gap="xs">
+              <Button size="xs" variant="default" disabled={TERMINAL.has(e.status)} onClick={() => setAction('cancel')}>
+                Cancel execution
+              </Button>
+              <Button size="xs" variant="light" color="red" onClick={() => setAction('delete')}>
+                Delete execution
+              </Button>
+            </Group>
           </Group>
+          {action && (
+            <ExecutionAction
+              key={action}
+              execution={e}
+              action={action}
+              onBack={() => setAction(null)}
+              onDone={() => (action === 'delete' ? close() : setAction(null))}
+            />
+          )}
           <SimpleGrid cols={2}>
             <Field label="Thing">
               <Anchor component={Link} to={`/things/${seg(e.thingName)}`}>

@@ -230,6 +230,7 @@ fn console_in_a_browser_creates_watches_cancels_and_deletes_a_job_and_manages_th
         .env("JOB_GROUP_SIZE", GROUP_MEMBERS.len().to_string())
         .env("PAGED_JOB", PAGED_JOB)
         .env("PAGED_JOB_SIZE", PAGED_JOB_SIZE.to_string())
+        .env("PAGED_GROUP", PAGED_GROUP)
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()
