@@ -394,6 +394,17 @@ fn an_offline_device_gets_its_request_when_it_reconnects_within_the_ttl() {
         "TerminalStateReached",
     );
     again.disconnect();
+
+    // ?wait= with nobody answering: the execution as it stands when the
+    // wait is over.
+    let started = Instant::now();
+    let unanswered = send_waiting(
+        &host,
+        1,
+        json!({"thingName": "dev-away", "action": "unlock", "ttl": 30}),
+    );
+    assert_eq!(unanswered["status"], "SENT", "{unanswered}");
+    assert!(started.elapsed() >= Duration::from_secs(1));
 }
 
 /// A raw MQTT client's view: publishes and subscription results.
