@@ -16,6 +16,7 @@ cargo build -p fleetjobs-core -p fleetjobs-store -p fleetjobs-api --target wasm3
 cargo clippy -p fleetjobs-core -p fleetjobs-store -p fleetjobs-api --target wasm32-wasip2 -- -D warnings
 
 echo "== the web console (console/, served by components/console)"
+npm run lint --prefix console
 npm run build --prefix console
 
 echo "== fleetjobs components, and test components for the host conformance tests (wasm32-wasip2)"

@@ -1,4 +1,4 @@
-import { lazy, Suspense, useEffect, useState } from 'react';
+import { lazy, Suspense, useCallback, useEffect, useState } from 'react';
 import { AppShell, Button, Center, Loader, Tabs, Text, Title } from '@mantine/core';
 import { Navigate, Route, Routes, useLocation, useNavigate } from 'react-router';
 import { useQueryClient } from '@tanstack/react-query';
@@ -26,13 +26,17 @@ export function App() {
   const [expired, setExpired] = useState(false);
   const queryClient = useQueryClient();
 
-  const signOut = (tokenRejected) => {
-    storeToken(null);
-    setToken(null);
-    setExpired(tokenRejected);
-    queryClient.clear();
-  };
-  useEffect(() => onUnauthorized(() => token && signOut(true)), [token]);
+  const signOut = useCallback(
+    (tokenRejected) => {
+      storeToken(null);
+      setToken(null);
+      setExpired(tokenRejected);
+      queryClient.clear();
+    },
+    [queryClient],
+  );
+  // Signed in, a 401 means the token is no longer accepted: sign in again.
+  useEffect(() => (token ? onUnauthorized(() => signOut(true)) : undefined), [token, signOut]);
 
   if (!token) {
     return (

@@ -22,7 +22,7 @@ export const EXECUTION_COUNTERS = [
   { status: 'REJECTED', key: 'numberOfRejectedThings', color: 'orange' },
   { status: 'TIMED_OUT', key: 'numberOfTimedOutThings', color: 'grape' },
   { status: 'CANCELED', key: 'numberOfCanceledThings', color: 'yellow' },
-  { status: 'REMOVED', key: 'numberOfRemovedThings', color: 'dark' },
+  { status: 'REMOVED', key: 'numberOfRemovedThings', color: 'pink' },
 ];
 
 const STATUS_COLORS = {
