@@ -141,4 +141,3 @@ fn handle(request: Request) -> Response {
         Target::NotFound => not_found(),
     }
 }
-
