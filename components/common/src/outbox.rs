@@ -3,7 +3,7 @@
 
 use fleetjobs_api::ApiError;
 use fleetjobs_store::backend::spin::SpinSql;
-use fleetjobs_store::{Published, Store};
+use fleetjobs_store::{LaneClaim, Published, Store};
 use serde_json::Value;
 use spin_sdk::http::Response;
 
@@ -12,7 +12,7 @@ use crate::mqtt::mqtt_connection;
 use crate::storage::{now, store};
 
 /// How many outbox messages one claim takes.
-const OUTBOX_BATCH: usize = 500;
+pub const OUTBOX_BATCH: usize = 500;
 /// How much publishing a run does before it stops.
 #[derive(Debug, Clone, Copy)]
 pub struct PublishBudget {
@@ -52,11 +52,14 @@ pub fn publish_outbox(store: &Store<SpinSql>, budget: PublishBudget) {
 }
 
 /// Publishes what a device request's commit wrote: the lane of its thing
-/// (shared with a few others), within [`REQUEST_PUBLISH_BUDGET`]; other
-/// lanes are their own requests' and the sweeper's.
-pub fn publish_lane_of(store: &Store<SpinSql>, thing_name: &str) {
-    publish_lanes(REQUEST_PUBLISH_BUDGET, |batch, publish| {
-        store.publish_lane_of(thing_name, now(), batch, batch, publish)
+/// (shared with a few others), within [`REQUEST_PUBLISH_BUDGET`], starting
+/// with `claimed` if the request leased the lane in its own transaction;
+/// other lanes are their own requests' and the sweeper's.
+pub fn publish_lane_of(store: &Store<SpinSql>, thing_name: &str, claimed: Option<LaneClaim>) {
+    let mut claimed = claimed;
+    publish_lanes(REQUEST_PUBLISH_BUDGET, |batch, publish| match claimed.take() {
+        Some(claim) => store.publish_claim(&claim, publish),
+        None => store.publish_lane_of(thing_name, now(), batch, batch, publish),
     });
 }
 

@@ -34,7 +34,7 @@ fn send(request: &Request) -> Result<(u16, Value), ApiError> {
     let mut command = store.send_command(body, uuid::Uuid::new_v4().to_string(), now())?;
     // The request is in its thing's outbox lane: publish that lane only
     // (other lanes are their own requests' and the sweeper's).
-    publish_lane_of(&store, &command.thing_name);
+    publish_lane_of(&store, &command.thing_name, None);
     let until = Instant::now() + Duration::from_secs(wait as u64);
     while !command.status.is_terminal() && Instant::now() < until {
         std::thread::sleep(POLL.min(until.saturating_duration_since(Instant::now())));

@@ -266,25 +266,12 @@ impl<S: Sql> Store<S> {
             else {
                 break;
             };
-            let mut last_sent = None;
-            let mut failure = None;
-            for message in &claim.messages {
-                match publish(&message.topic, &message.payload) {
-                    Ok(()) => {
-                        last_sent = Some(message.id);
-                        published += 1;
-                    }
-                    Err(e) => {
-                        failure = Some(e.to_string());
-                        break;
-                    }
-                }
-            }
-            self.release_lane(&claim, last_sent)?;
-            if failure.is_some() {
+            let sent = self.publish_claim(&claim, &mut publish)?;
+            published += sent.count;
+            if sent.failure.is_some() {
                 return Ok(Published {
                     count: published,
-                    failure,
+                    failure: sent.failure,
                 });
             }
         }
@@ -292,6 +279,34 @@ impl<S: Sql> Store<S> {
             count: published,
             failure: None,
         })
+    }
+
+    /// Publishes a claimed lane's messages in order, stopping at the first
+    /// failure, then ends the lease ([`Store::release_lane`]).
+    pub fn publish_claim<E: std::fmt::Display>(
+        &self,
+        claim: &LaneClaim,
+        mut publish: impl FnMut(&str, &[u8]) -> std::result::Result<(), E>,
+    ) -> Result<Published> {
+        let mut last_sent = None;
+        let mut sent = Published {
+            count: 0,
+            failure: None,
+        };
+        for message in &claim.messages {
+            match publish(&message.topic, &message.payload) {
+                Ok(()) => {
+                    last_sent = Some(message.id);
+                    sent.count += 1;
+                }
+                Err(e) => {
+                    sent.failure = Some(e.to_string());
+                    break;
+                }
+            }
+        }
+        self.release_lane(claim, last_sent)?;
+        Ok(sent)
     }
 
     pub fn outbox_len(&self) -> Result<u64> {

@@ -8,10 +8,11 @@ use crate::{params, Result, Store};
 
 impl<S: Sql> Store<S> {
     /// Applies a device request once per `(thing, request_key)`: `apply`
-    /// runs in a transaction that also remembers its reply, and a repeat gets
-    /// that first reply without applying anything. Without a key (no
-    /// clientToken) the request is simply applied. A rejection is not
-    /// remembered: it wrote nothing, so a repeat is evaluated afresh.
+    /// runs in one transaction that also remembers its reply, and a repeat
+    /// gets that first reply without applying anything. Without a key (no
+    /// clientToken) the request is simply applied, in one transaction too.
+    /// A rejection is not remembered: it wrote nothing, so a repeat is
+    /// evaluated afresh.
     pub fn apply_once(
         &self,
         thing_name: &str,
@@ -19,10 +20,10 @@ impl<S: Sql> Store<S> {
         now: Timestamp,
         apply: impl FnOnce(&Self) -> Result<String>,
     ) -> Result<String> {
-        let Some(key) = request_key else {
-            return apply(self);
-        };
         self.transaction(|store| {
+            let Some(key) = request_key else {
+                return apply(store);
+            };
             if let Some(reply) = store.recall_reply(thing_name, key)? {
                 return Ok(reply);
             }

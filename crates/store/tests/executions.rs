@@ -483,7 +483,10 @@ fn a_device_request_publishes_its_own_lane_only() {
         })
         .unwrap();
     assert_eq!((outcome.count, outcome.failure), (2, None));
-    assert!(sent.iter().all(|t| t.contains(&format!("/{mine}/"))), "{sent:?}");
+    assert!(
+        sent.iter().all(|t| t.contains(&format!("/{mine}/"))),
+        "{sent:?}"
+    );
     assert_eq!(store.outbox_len().unwrap(), 2, "the other lane waits");
 }
 

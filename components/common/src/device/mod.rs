@@ -15,7 +15,7 @@ use serde_json::{Map, Value};
 use spin_sdk::http::{Request, Response};
 
 use fleetjobs_store::backend::spin::SpinSql;
-use fleetjobs_store::Store;
+use fleetjobs_store::{Store, OUTBOX_LEASE_MS};
 
 use crate::{method_name, now};
 
@@ -56,10 +56,20 @@ impl<R> DeviceCall<R> {
             .as_ref()
             .map(|token| format!("{operation} {token}"));
         let store = crate::store()?;
+        let mut claimed = None;
         let reply = store.apply_once(&self.thing_name, key.as_deref(), self.now, |store| {
-            Ok(self.reply(apply(store)?).to_string())
+            let reply = self.reply(apply(store)?).to_string();
+            // Leased in the request's own transaction: publishing what it
+            // wrote needs no second one to start.
+            claimed = store.claim_lane_of(
+                &self.thing_name,
+                self.now,
+                OUTBOX_LEASE_MS,
+                crate::outbox::OUTBOX_BATCH,
+            )?;
+            Ok(reply)
         })?;
-        crate::outbox::publish_lane_of(&store, &self.thing_name);
+        crate::outbox::publish_lane_of(&store, &self.thing_name, claimed);
         serde_json::from_str(&reply).map_err(|e| DeviceError::internal(e.to_string()))
     }
 }
