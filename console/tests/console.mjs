@@ -9,7 +9,7 @@
 // to target by name), JOB_GROUP (a group to target) and JOB_GROUP_SIZE, and
 // PAGED_JOB, an active job of PAGED_JOB_SIZE executions for the things
 // PAGED_GROUP00000, PAGED_GROUP00001, ... (paging, one execution's actions,
-// deletion).
+// deletion), and IDLE_THING, the one target of BACKGROUND_JOB (CONTINUOUS).
 //
 // Each step prints "STEP <name>"; the exit status says whether all passed.
 
@@ -35,6 +35,8 @@ const JOB_GROUP_SIZE = Number(env('JOB_GROUP_SIZE'));
 const PAGED_JOB = env('PAGED_JOB');
 const PAGED_JOB_SIZE = Number(env('PAGED_JOB_SIZE'));
 const PAGED_GROUP = env('PAGED_GROUP');
+const IDLE_THING = env('IDLE_THING');
+const BACKGROUND_JOB = env('BACKGROUND_JOB');
 const JOB_NAME = 'Thermostat firmware 2.1.5';
 const TIMEOUT = 30_000;
 
@@ -386,10 +388,14 @@ try {
   });
 
   await step('thing-executions', async () => {
-    await page.getByLabel('Search things').fill('');
-    await page.getByRole('link', { name: JOB_THING, exact: true }).click();
-    await page.getByRole('heading', { name: JOB_THING, level: 2 }).waitFor();
-    await page.getByRole('table', { name: 'Executions of this thing' }).waitFor();
+    await page.getByLabel('Search things').fill(IDLE_THING);
+    await page.getByRole('link', { name: IDLE_THING, exact: true }).click();
+    await page.getByRole('heading', { name: IDLE_THING, level: 2 }).waitFor();
+    const execution = row('Executions of this thing', BACKGROUND_JOB);
+    await execution.getByText('QUEUED').waitFor();
+    await execution.getByRole('link', { name: BACKGROUND_JOB }).click();
+    await page.getByRole('heading', { name: BACKGROUND_JOB, level: 2 }).waitFor();
+    await page.getByRole('tab', { name: 'Things' }).click();
   });
 
   await step('thing-groups-create-and-add-a-member', async () => {

@@ -149,6 +149,10 @@ fn console_files_are_served_with_their_types_and_nothing_else() {
 const JOB_THING: &str = "console-a";
 const JOB_GROUP: &str = "console-fleet";
 const GROUP_MEMBERS: [&str; 2] = ["console-b", "console-c"];
+/// A continuous job of one thing without a device, which the filters tell
+/// apart and the thing's page lists.
+const BACKGROUND_JOB: &str = "background-continuous";
+const IDLE_THING: &str = "console-idle";
 /// An active job the browser pages through and deletes with force.
 const PAGED_JOB: &str = "paged-job";
 const PAGED_GROUP: &str = "console-many";
@@ -194,13 +198,13 @@ fn console_in_a_browser_creates_watches_cancels_and_deletes_a_job_and_manages_th
             204,
         );
     }
-    create_thing(&host, "console-idle");
+    create_thing(&host, IDLE_THING);
     create_job(
         &host,
         &json!({
-            "jobId": "background-continuous",
+            "jobId": BACKGROUND_JOB,
             "jobType": "CONTINUOUS",
-            "targets": {"thingNames": ["console-idle"]},
+            "targets": {"thingNames": [IDLE_THING]},
             "document": {"action": "noop"},
         }),
     );
@@ -231,6 +235,8 @@ fn console_in_a_browser_creates_watches_cancels_and_deletes_a_job_and_manages_th
         .env("PAGED_JOB", PAGED_JOB)
         .env("PAGED_JOB_SIZE", PAGED_JOB_SIZE.to_string())
         .env("PAGED_GROUP", PAGED_GROUP)
+        .env("IDLE_THING", IDLE_THING)
+        .env("BACKGROUND_JOB", BACKGROUND_JOB)
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()
@@ -281,7 +287,7 @@ fn console_in_a_browser_creates_watches_cancels_and_deletes_a_job_and_manages_th
             .iter()
             .map(|j| j["jobId"].as_str().unwrap().to_owned())
             .collect();
-        (ids == ["background-continuous"]).then_some(())
+        (ids == [BACKGROUND_JOB]).then_some(())
     });
     let (status, _) = api(
         &host,
