@@ -11,7 +11,9 @@
 //!
 //! wasmtime 48 (Spin 3 ran on 42) names more uses than Spin's check knows:
 //! it checks a connect's implicit bind (the unspecified address, port 0) as
-//! a TCP bind, which Spin never saw, so that one is allowed; it checks
+//! a TCP bind, which Spin never saw, so that one is allowed (an explicit
+//! bind to the same address cannot be told apart and passes too, but it
+//! leads nowhere: listening is refused); it checks
 //! received datagrams, which Spin did not filter, so they pass; and it
 //! enables TCP and UDP only when asked, which Spin's wasmtime did by default.
 
