@@ -409,6 +409,11 @@ try {
     await page.getByRole('button', { name: 'Add to group' }).click();
     await row('Members', JOB_THING).waitFor();
     await accessible();
+    // The thing's page lists the group too.
+    await row('Members', JOB_THING).getByRole('link', { name: JOB_THING }).click();
+    await page.getByRole('heading', { name: JOB_THING, level: 2 }).waitFor();
+    await page.getByRole('list', { name: 'Groups of this thing' }).getByRole('link', { name: 'console lab (beta)' }).click();
+    await page.getByRole('heading', { name: 'console lab (beta)', level: 2 }).waitFor();
   });
 
   await step('thing-groups-delete', async () => {

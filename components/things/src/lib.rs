@@ -1,5 +1,6 @@
 //! The thing registry: `POST/GET /api/v1/things`,
-//! `GET/PATCH/DELETE /api/v1/things/{thingName}`, and
+//! `GET/PATCH/DELETE /api/v1/things/{thingName}`,
+//! `GET /api/v1/things/{thingName}/thing-groups` (the groups it belongs to), and
 //! `POST /api/v1/things/{thingName}/token` (rotate the device token): the
 //! routes of `fleetjobs_api::routes::ROUTES` whose component is `things`.
 //! A device token is shown once, at creation or rotation; only its hash is
@@ -99,6 +100,13 @@ fn operate(request: &Request) -> Result<(u16, Value), ApiError> {
                 broker_accounts::remove(name).map_err(Unavailable)
             })?;
             Ok((204, Value::Null))
+        }
+        Operation::ListThingGroupsForThing => {
+            let name = params.thing_name()?;
+            store.existing_thing(name)?;
+            let (limit, next_token) = page_params(request.query())?;
+            let page = store.thing_memberships(name, limit, next_token.as_deref())?;
+            Ok((200, views::page("thingGroupNames", page, |g| json!(g))))
         }
         Operation::RotateDeviceToken => {
             let name = params.thing_name()?;

@@ -20,6 +20,9 @@ export function ThingDetail() {
     get(`/things/${seg(thingName)}/executions${query({ status, limit: 50, nextToken })}`),
     { refetchInterval: 5000 },
   );
+  const groups = usePagedQuery(['/thing-groups', 'of', thingName], (nextToken) =>
+    get(`/things/${seg(thingName)}/thing-groups${query({ limit: 50, nextToken })}`),
+  );
   const rotate = useMutation({
     mutationFn: () => api('POST', `/things/${seg(thingName)}/token`),
     onSuccess: () => setRotating(false),
@@ -66,6 +69,29 @@ export function ThingDetail() {
           )}
         </Paper>
       )}
+      <Paper withBorder p="md">
+        <Stack gap="xs">
+          <Title order={3}>Groups</Title>
+          <ErrorAlert error={groups.error} />
+          {groups.data && (
+            <Group gap="xs" component="ul" aria-label="Groups of this thing" style={{ listStyle: 'none', padding: 0, margin: 0 }}>
+              {groups.data.thingGroupNames.map((name) => (
+                <li key={name}>
+                  <Anchor component={Link} to={`/thing-groups/${seg(name)}`}>
+                    {name}
+                  </Anchor>
+                </li>
+              ))}
+              {groups.data.thingGroupNames.length === 0 && (
+                <Text size="sm" c="dimmed" component="li">
+                  In no group (add it from a group&apos;s page).
+                </Text>
+              )}
+            </Group>
+          )}
+          {(groups.hasNext || groups.hasPrevious) && <Pager paged={groups} label="Groups" />}
+        </Stack>
+      </Paper>
       <Paper withBorder p="md">
         <Stack>
           <Group justify="space-between" align="end" wrap="wrap">

@@ -420,7 +420,7 @@ fn openapi_document_is_valid_and_lists_exactly_the_served_routes() {
             );
         }
     }
-    assert_eq!(operations, 31);
+    assert_eq!(operations, 32);
     assert_eq!(
         api(&host, "GET", "/api/v1/not-documented", &Value::Null).0,
         404

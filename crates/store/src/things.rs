@@ -331,6 +331,22 @@ impl<S: Sql> Store<S> {
         Ok(page(names(rows)?, limit, |t| vec![t.clone().into()]))
     }
 
+    /// The groups `thing_name` belongs to, by name, a page at a time.
+    pub fn thing_memberships(
+        &self,
+        thing_name: &str,
+        limit: usize,
+        next_token: Option<&str>,
+    ) -> Result<Page<String>> {
+        let after = name_cursor(next_token)?;
+        let rows = self.sql.query(
+            "SELECT group_name FROM thing_group_members WHERE thing_name = ?1 AND group_name > ?2
+             ORDER BY group_name LIMIT ?3",
+            params![thing_name, after, limit as i64],
+        )?;
+        Ok(page(names(rows)?, limit, |g| vec![g.clone().into()]))
+    }
+
     pub fn groups_of_thing(&self, thing_name: &str) -> Result<Vec<String>> {
         names(self.sql.query(
             "SELECT group_name FROM thing_group_members WHERE thing_name = ?1 ORDER BY group_name",

@@ -96,3 +96,30 @@ fn thing_groups_are_narrowed_to_a_prefix_with_dots_spaces_and_parentheses() {
     }
     assert_eq!(names(None, 10, None).0.len(), 4);
 }
+
+#[test]
+fn a_things_groups_are_listed_by_name_a_page_at_a_time() {
+    let store = memory_store();
+    group(&store, "lab (beta)", &["t1", "t2"]);
+    store.insert_group("com.example.b", None, noon()).unwrap();
+    store.insert_group("com.example.a", None, noon()).unwrap();
+    for g in ["com.example.b", "com.example.a"] {
+        store.add_thing_to_group(g, "t1", noon()).unwrap();
+    }
+    let first = store.thing_memberships("t1", 2, None).unwrap();
+    assert_eq!(first.items, ["com.example.a", "com.example.b"]);
+    let rest = store
+        .thing_memberships("t1", 2, first.next_token.as_deref())
+        .unwrap();
+    assert_eq!(rest.items, ["lab (beta)"]);
+    assert_eq!(rest.next_token, None);
+    assert_eq!(
+        store.thing_memberships("t2", 10, None).unwrap().items,
+        ["lab (beta)"]
+    );
+    assert!(store
+        .thing_memberships("nobody", 10, None)
+        .unwrap()
+        .items
+        .is_empty());
+}
