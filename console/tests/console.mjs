@@ -248,6 +248,17 @@ try {
     await jobRow.getByText('IN_PROGRESS').waitFor();
     await jobRow.getByText(`${targets} things`).waitFor();
     await jobRow.getByText(JOB_GROUP).waitFor();
+    // Jobs that target a thing group.
+    const group = page.getByRole('combobox', { name: 'Thing Group' });
+    await group.click();
+    await page.getByRole('option', { name: PAGED_GROUP, exact: true }).click();
+    await page.getByRole('link', { name: JOB_NAME }).waitFor({ state: 'detached' });
+    await page.getByRole('link', { name: PAGED_JOB, exact: true }).waitFor();
+    await group.click();
+    await page.getByRole('option', { name: JOB_GROUP, exact: true }).click();
+    await jobRow.waitFor();
+    await page.getByRole('link', { name: PAGED_JOB, exact: true }).waitFor({ state: 'detached' });
+    await accessible();
   });
 
   await step('devices-move-executions-and-the-detail-follows-without-a-reload', async () => {

@@ -1,4 +1,5 @@
-import { Anchor, Button, Group, NativeSelect, Stack, Table, Text, Title } from '@mantine/core';
+import { Anchor, Button, Group, NativeSelect, Select, Stack, Table, Text, Title } from '@mantine/core';
+import { useQuery } from '@tanstack/react-query';
 import { Link, useSearchParams } from 'react-router';
 import { get, query } from '../api.js';
 import { formatTime, JOB_STATUSES, JOB_TYPES } from '../format.js';
@@ -27,6 +28,13 @@ export function JobsList() {
   const [search, setSearch] = useSearchParams();
   const status = search.get('status') ?? '';
   const jobType = search.get('jobType') ?? '';
+  const thingGroupName = search.get('thingGroupName') ?? '';
+  const groups = useQuery({
+    queryKey: ['/thing-groups', 'names', ''],
+    queryFn: () => get(`/thing-groups${query({ limit: 250 })}`),
+    select: (data) => data.thingGroups.map((g) => g.thingGroupName),
+    staleTime: 10_000,
+  });
   const setFilter = (name, value) => {
     const next = new URLSearchParams(search);
     if (value) next.set(name, value);
@@ -34,8 +42,8 @@ export function JobsList() {
     setSearch(next, { replace: true });
   };
   const jobs = usePagedQuery(
-    ['jobs', { status, jobType }],
-    (nextToken) => get(`/jobs${query({ status, jobType, limit: PAGE_SIZE, nextToken })}`),
+    ['jobs', { status, jobType, thingGroupName }],
+    (nextToken) => get(`/jobs${query({ status, jobType, thingGroupName, limit: PAGE_SIZE, nextToken })}`),
     { refetchInterval: 5000 },
   );
   const rows = jobs.data?.jobs ?? [];
@@ -62,6 +70,17 @@ export function JobsList() {
           onChange={(e) => setFilter('jobType', e.currentTarget.value)}
           data={[{ value: '', label: 'All types' }, ...JOB_TYPES]}
           w={180}
+        />
+        <Select
+          label="Thing Group"
+          placeholder="Any group"
+          value={thingGroupName || null}
+          onChange={(value) => setFilter('thingGroupName', value ?? '')}
+          data={[...new Set([...(groups.data ?? []), ...(thingGroupName ? [thingGroupName] : [])])]}
+          searchable
+          clearable
+          nothingFoundMessage="No thing group by that name"
+          w={240}
         />
       </Group>
       <ErrorAlert error={jobs.error} title="Could not list jobs" />
@@ -103,7 +122,7 @@ export function JobsList() {
               <Table.Tr>
                 <Table.Td colSpan={5}>
                   <Text c="dimmed" ta="center" py="md">
-                    {status || jobType ? 'No job matches these filters.' : 'No jobs yet: create one with + Create Job.'}
+                    {status || jobType || thingGroupName ? 'No job matches these filters.' : 'No jobs yet: create one with + Create Job.'}
                   </Text>
                 </Table.Td>
               </Table.Tr>
