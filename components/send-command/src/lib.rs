@@ -9,9 +9,10 @@ use std::time::{Duration, Instant};
 
 use fleetjobs_api::request::{json_body, number_param, MAX_WAIT_SECONDS};
 use fleetjobs_api::{views, ApiError};
-use fleetjobs_component::outbox::publish_lane_of;
+use fleetjobs_component::outbox::{publish_lane_of, OUTBOX_BATCH};
 use fleetjobs_component::{now, respond, store};
 use fleetjobs_core::device_command::{SendCommand, DEFAULT_TTL_SECONDS};
+use fleetjobs_store::OUTBOX_LEASE_MS;
 use serde_json::Value;
 use spin_sdk::http::{Request, Response};
 use spin_sdk::http_component;
@@ -31,10 +32,17 @@ fn send(request: &Request) -> Result<(u16, Value), ApiError> {
         )));
     }
     let store = store()?;
-    let mut command = store.send_command(body, uuid::Uuid::new_v4().to_string(), now())?;
-    // The request is in its thing's outbox lane: publish that lane only
-    // (other lanes are their own requests' and the sweeper's).
-    publish_lane_of(&store, &command.thing_name, None);
+    let now = now();
+    let (mut command, claimed) = store.transaction(|store| {
+        let command = store.send_command(body, uuid::Uuid::new_v4().to_string(), now)?;
+        // The request is in its thing's outbox lane: leased in this same
+        // transaction, publishing it needs no second one to start; only
+        // that lane (the others are their own requests' and the sweeper's).
+        let claimed =
+            store.claim_lane_of(&command.thing_name, now, OUTBOX_LEASE_MS, OUTBOX_BATCH)?;
+        Ok((command, claimed))
+    })?;
+    publish_lane_of(&store, &command.thing_name, claimed);
     let until = Instant::now() + Duration::from_secs(wait as u64);
     while !command.status.is_terminal() && Instant::now() < until {
         std::thread::sleep(POLL.min(until.saturating_duration_since(Instant::now())));
