@@ -376,6 +376,9 @@ try {
     await page.getByRole('tab', { name: 'Things' }).click();
     await page.getByRole('heading', { name: 'Things', level: 2 }).waitFor();
     await page.getByLabel('Thing name').fill('console-new-thing');
+    const attributes = page.getByRole('combobox', { name: 'Attributes' });
+    await attributes.fill('model=t1000');
+    await attributes.press('Enter');
     await page.getByRole('button', { name: 'Create Thing' }).click();
     const token = page.getByLabel('Device token');
     await token.waitFor();
@@ -386,7 +389,7 @@ try {
 
   await step('things-search', async () => {
     await page.getByLabel('Search things').fill('console-new');
-    await row('Things', 'console-new-thing').waitFor();
+    await row('Things', 'console-new-thing').getByText('model=t1000').waitFor();
     await row('Things', JOB_THING).waitFor({ state: 'detached' });
   });
 
@@ -402,11 +405,17 @@ try {
     await page.getByLabel('Search things').fill(IDLE_THING);
     await page.getByRole('link', { name: IDLE_THING, exact: true }).click();
     await page.getByRole('heading', { name: IDLE_THING, level: 2 }).waitFor();
+    const attributes = page.getByRole('combobox', { name: 'Attributes' });
+    await attributes.fill('site=lab');
+    await attributes.press('Enter');
+    await page.getByRole('button', { name: 'Save attributes' }).click();
+    await page.getByText('Attributes: site=lab', { exact: true }).waitFor();
+    await accessible();
+    await page.getByText('version 2').waitFor();
     const execution = row('Executions of this thing', BACKGROUND_JOB);
     await execution.getByText('QUEUED').waitFor();
-    await execution.getByRole('link', { name: BACKGROUND_JOB }).click();
-    await page.getByRole('heading', { name: BACKGROUND_JOB, level: 2 }).waitFor();
-    await page.getByRole('tab', { name: 'Things' }).click();
+    const link = await execution.getByRole('link', { name: BACKGROUND_JOB }).getAttribute('href');
+    check(link === `/console/jobs/${BACKGROUND_JOB}`, `the execution links to its job (${link})`);
   });
 
   await step('thing-groups-create-and-add-a-member', async () => {

@@ -1,14 +1,55 @@
 import { useState } from 'react';
-import { Alert, Anchor, Button, Code, CopyButton, Group, NativeSelect, Paper, Stack, Table, Text, Title } from '@mantine/core';
-import { useMutation, useQuery } from '@tanstack/react-query';
+import { Alert, Anchor, Button, Code, CopyButton, Group, NativeSelect, Paper, Stack, Table, TagsInput, Text, Title } from '@mantine/core';
+import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { Link, useParams } from 'react-router';
 import { api, get, query, seg } from '../api.js';
 import { EXECUTION_STATUSES, formatTime } from '../format.js';
 import { ConfirmModal } from '../ui/Confirm.jsx';
+import { attributeEntries, parseAttributes } from '../ui/attributes.js';
 import { ErrorAlert, Pager, StatusBadge, usePagedQuery } from '../ui/common.jsx';
 
 /** The success title in the text colour: teal on its pale teal falls short of AA contrast. */
 const SUCCESS_TITLE = { label: { color: 'var(--mantine-color-text)' } };
+
+/** Replaces a thing's attributes (UpdateThing, checked against the version shown). */
+function EditAttributes({ thing }) {
+  const [entries, setEntries] = useState(() => attributeEntries(thing.attributes));
+  const queryClient = useQueryClient();
+  const parsed = parseAttributes(entries);
+  const save = useMutation({
+    mutationFn: () =>
+      api('PATCH', `/things/${seg(thing.thingName)}`, {
+        attributes: parsed.attributes,
+        expectedVersion: thing.version,
+      }),
+    onSuccess: (updated) => {
+      queryClient.setQueryData(['/things', thing.thingName], updated);
+      queryClient.invalidateQueries({ queryKey: ['/things'] });
+    },
+  });
+  return (
+    <form
+      onSubmit={(e) => {
+        e.preventDefault();
+        if (!parsed.error) save.mutate();
+      }}
+    >
+      <Group align="flex-end" wrap="wrap" mt="sm">
+        <TagsInput
+          label="Attributes"
+          description="key=value, Enter after each"
+          value={entries}
+          onChange={setEntries}
+          error={parsed.error ?? save.error?.message}
+          w={360}
+        />
+        <Button type="submit" variant="default" loading={save.isPending}>
+          Save attributes
+        </Button>
+      </Group>
+    </form>
+  );
+}
 
 /** A thing: its attributes, a new device token, and its executions. */
 export function ThingDetail() {
@@ -43,16 +84,14 @@ export function ThingDetail() {
                 Registered {formatTime(thing.data.createdAt)} · version {thing.data.version}
               </Text>
               <Text size="sm">
-                Attributes:{' '}
-                {Object.entries(thing.data.attributes ?? {})
-                  .map(([k, v]) => `${k}=${v}`)
-                  .join(', ') || 'none'}
+                Attributes: {attributeEntries(thing.data.attributes).join(', ') || 'none'}
               </Text>
             </Stack>
             <Button variant="default" onClick={() => setRotating(true)}>
               New device token
             </Button>
           </Group>
+          <EditAttributes key={thing.data.version} thing={thing.data} />
           {rotate.data && (
             <Alert color="teal" styles={SUCCESS_TITLE} mt="md" title="New device token, shown this once" role="status">
               <Group gap="xs" wrap="nowrap">

@@ -1,8 +1,9 @@
 import { useState } from 'react';
-import { Alert, Button, Code, CopyButton, Group, Paper, Stack, Text, TextInput, Title } from '@mantine/core';
+import { Alert, Button, Code, CopyButton, Group, Paper, Stack, TagsInput, Text, TextInput, Title } from '@mantine/core';
 import { useMutation, useQueryClient } from '@tanstack/react-query';
 import { api } from '../api.js';
 import { RegistryList } from '../ui/Registry.jsx';
+import { attributeEntries, parseAttributes } from '../ui/attributes.js';
 
 /** The success title in the text colour: teal on its pale teal falls short of AA contrast. */
 const SUCCESS_TITLE = { label: { color: 'var(--mantine-color-text)' } };
@@ -16,10 +17,7 @@ const THINGS = {
   columns: [
     {
       label: 'Attributes',
-      render: (t) =>
-        Object.entries(t.attributes ?? {})
-          .map(([k, v]) => `${k}=${v}`)
-          .join(', ') || '—',
+      render: (t) => attributeEntries(t.attributes).join(', ') || '—',
     },
   ],
   deleteMessage:
@@ -29,13 +27,16 @@ const THINGS = {
 /** Registers a thing; its device token is shown once, with a copy button. */
 function CreateThing() {
   const [name, setName] = useState('');
+  const [entries, setEntries] = useState([]);
   const [created, setCreated] = useState(null);
   const queryClient = useQueryClient();
+  const parsed = parseAttributes(entries);
   const create = useMutation({
-    mutationFn: (thingName) => api('POST', '/things', { thingName }),
+    mutationFn: () => api('POST', '/things', { thingName: name.trim(), attributes: parsed.attributes }),
     onSuccess: (thing) => {
       setCreated(thing);
       setName('');
+      setEntries([]);
       queryClient.invalidateQueries({ queryKey: ['/things'] });
     },
   });
@@ -45,19 +46,30 @@ function CreateThing() {
         onSubmit={(e) => {
           e.preventDefault();
           setCreated(null);
-          create.mutate(name.trim());
+          if (!parsed.error) create.mutate();
         }}
       >
         <Stack>
           <Title order={3}>Register a thing</Title>
-          <Group align="end" wrap="wrap">
+          <Group align="flex-start" wrap="wrap">
             <TextInput
               label="Thing name"
+              description="Letters, digits, : _ -"
               value={name}
               onChange={(e) => setName(e.currentTarget.value)}
               error={create.error?.message}
               w={320}
             />
+            <TagsInput
+              label="Attributes"
+              description="key=value, Enter after each"
+              value={entries}
+              onChange={setEntries}
+              error={parsed.error}
+              w={320}
+            />
+          </Group>
+          <Group>
             <Button type="submit" loading={create.isPending} disabled={!name.trim()}>
               Create Thing
             </Button>
