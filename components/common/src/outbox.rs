@@ -57,9 +57,11 @@ pub fn publish_outbox(store: &Store<SpinSql>, budget: PublishBudget) {
 /// other lanes are their own requests' and the sweeper's.
 pub fn publish_lane_of(store: &Store<SpinSql>, thing_name: &str, claimed: Option<LaneClaim>) {
     let mut claimed = claimed;
-    publish_lanes(REQUEST_PUBLISH_BUDGET, |batch, publish| match claimed.take() {
-        Some(claim) => store.publish_claim(&claim, publish),
-        None => store.publish_lane_of(thing_name, now(), batch, batch, publish),
+    publish_lanes(REQUEST_PUBLISH_BUDGET, |batch, publish| {
+        match claimed.take() {
+            Some(claim) => store.publish_claim(&claim, publish),
+            None => store.publish_lane_of(thing_name, now(), batch, batch, publish),
+        }
     });
 }
 
