@@ -10,13 +10,17 @@ import { Things } from './things/Things.jsx';
 import { ThingDetail } from './things/ThingDetail.jsx';
 import { ThingGroups } from './groups/ThingGroups.jsx';
 import { ThingGroupDetail } from './groups/ThingGroupDetail.jsx';
+import { CommandsList } from './commands/CommandsList.jsx';
+import { CommandDetail } from './commands/CommandDetail.jsx';
 import classes from './App.module.css';
 
 // The form carries the JSON editor (CodeMirror): loaded when first opened.
 const CreateJob = lazy(() => import('./jobs/CreateJob.jsx').then((m) => ({ default: m.CreateJob })));
+const SendCommand = lazy(() => import('./commands/SendCommand.jsx').then((m) => ({ default: m.SendCommand })));
 
 const TABS = [
   { value: 'jobs', label: 'Jobs' },
+  { value: 'commands', label: 'Commands' },
   { value: 'things', label: 'Things' },
   { value: 'thing-groups', label: 'Thing Groups' },
 ];
@@ -108,6 +112,9 @@ function Console({ onSignOut }) {
             }
           />
           <Route path="/jobs/:jobId" element={<JobDetail />} />
+          <Route path="/commands" element={<CommandsList />} />
+          <Route path="/commands/new" element={<Suspense fallback={<Loader aria-label="Loading" />}><SendCommand /></Suspense>} />
+          <Route path="/commands/:executionId" element={<CommandDetail />} />
           <Route path="/things" element={<Things />} />
           <Route path="/things/:thingName" element={<ThingDetail />} />
           <Route path="/thing-groups" element={<ThingGroups />} />
