@@ -16,8 +16,8 @@ use crate::mqtt::{self, Conversation, Login, Window};
 use crate::{sqlite, thousands, Result, Row};
 
 pub const BENCHMARK: &str = "device status updates through the whole stack \
-     (MQTT QoS1 in → device-mqtt → update-device-execution, SQLite commit → reply out), \
-     closed loop (goal ≥ 0.50)";
+     (MQTT QoS1 in → device-mqtt (the device operation runs in it), SQLite commit → \
+     reply out), closed loop (goal ≥ 0.50)";
 const JOB_ID: &str = "bench-updates";
 /// limits.md measured single commits on a table of this size.
 const SQLITE_ROWS: usize = 100_000;
@@ -139,7 +139,7 @@ pub async fn run(args: Args) -> Result<Row> {
         n => format!(", {n} rejected"),
     };
     Ok(Row {
-        benchmark: format!("{BENCHMARK}, {} devices", args.devices),
+        benchmark: format!("{BENCHMARK}, {} authenticated devices", args.devices),
         figure: format!(
             "{} updates/s, {}{rejected}",
             thousands(stack.per_second),
