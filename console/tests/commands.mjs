@@ -11,92 +11,16 @@
 //
 // Each step prints "STEP <name>"; the exit status says whether all passed.
 
-import { mkdirSync, readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { join } from 'node:path';
-import { chromium } from 'playwright-core';
+import {
+  BASE, TOKEN, accessible, api, check, env, page, row, run, step, typeInto,
+} from './scenario.mjs';
 
-const AXE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
-
-const env = (name, fallback) => {
-  const value = process.env[name] ?? fallback;
-  if (value === undefined) throw new Error(`${name} is not set`);
-  return value;
-};
-const BASE = env('FLEETJOBS_URL');
-const TOKEN = env('FLEETJOBS_API_TOKEN');
-const SCREENSHOTS = env('SCREENSHOT_DIR');
-const CHROMIUM = env('CHROMIUM', '/usr/bin/chromium');
 const ANSWERING_THING = env('ANSWERING_THING');
 const SILENT_THING = env('SILENT_THING');
-const TIMEOUT = 30_000;
 const EXECUTION_ID = /\/console\/commands\/[0-9a-f-]{36}$/;
 
-mkdirSync(SCREENSHOTS, { recursive: true });
-
-/** The API, as the harness sees it (to check what the console did). */
-async function api(path) {
-  const response = await fetch(`${BASE}/api/v1${path}`, {
-    headers: { authorization: `Bearer ${TOKEN}` },
-  });
-  if (!response.ok) throw new Error(`GET ${path}: ${response.status}`);
-  return response.json();
-}
-
-function check(condition, message) {
-  if (!condition) throw new Error(message);
-}
-
-let stepNumber = 0;
-let page;
-
-async function step(name, body) {
-  stepNumber += 1;
-  const label = `commands-${String(stepNumber).padStart(2, '0')}-${name}`;
-  console.log(`STEP ${label}`);
-  try {
-    await body();
-  } catch (error) {
-    await page?.screenshot({ path: join(SCREENSHOTS, `${label}-FAILED.png`), fullPage: true }).catch(() => {});
-    throw new Error(`step ${label}: ${error.message}`, { cause: error });
-  }
-  // From the top, so the fixed header sits where it belongs in the full page.
-  await page.evaluate(() => window.scrollTo(0, 0));
-  await page.screenshot({ path: join(SCREENSHOTS, `${label}.png`), fullPage: true, animations: 'disabled' });
-}
-
-/** A row of the table named `table` whose first cell is `name`. */
-const row = (table, name) =>
-  page
-    .getByRole('table', { name: table, exact: true })
-    .getByRole('row')
-    .filter({ has: page.getByRole('cell').first().getByText(name, { exact: true }) });
-
-/** The page as it is now passes axe-core's WCAG 2.1 A and AA rules. */
-async function accessible() {
-  await page.evaluate(AXE);
-  const { violations } = await page.evaluate(() =>
-    window.axe.run(document, {
-      runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] },
-    }),
-  );
-  check(
-    violations.length === 0,
-    `accessibility: ${violations
-      .map((v) => `${v.id} (${v.help}): ${v.nodes.slice(0, 3).map((n) => n.html).join(' | ')}`)
-      .join('; ')}`,
-  );
-}
-
-/** Replaces the content of the CodeMirror Parameters editor. */
-async function typeParameters(text) {
-  const editor = page.getByRole('textbox', { name: 'Parameters' });
-  await editor.click();
-  await page.keyboard.press('ControlOrMeta+a');
-  await page.keyboard.press('Delete');
-  // CodeMirror closes brackets and quotes as one types: insert as a paste.
-  await page.keyboard.insertText(text);
-}
+/** Replaces the content of the Parameters editor. */
+const typeParameters = (text) => typeInto('Parameters', text);
 
 /** Fills the Send Command form (Thing, Action, TTL; Parameters when given). */
 async function fillForm({ thing, action, ttl, parameters }) {
@@ -112,25 +36,7 @@ async function fillForm({ thing, action, ttl, parameters }) {
 const markPage = () => page.evaluate(() => (window.__notReloaded = true));
 const notReloaded = async () => check(await page.evaluate(() => window.__notReloaded === true), 'the page was reloaded');
 
-const browser = await chromium.launch({
-  executablePath: CHROMIUM,
-  // The test runs as root in CI, where Chromium's sandbox cannot start.
-  args: ['--no-sandbox', '--disable-dev-shm-usage'],
-});
-let exitCode = 0;
-try {
-  const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, reducedMotion: 'reduce' });
-  context.setDefaultTimeout(TIMEOUT);
-  page = await context.newPage();
-  const pageErrors = [];
-  page.on('pageerror', (error) => pageErrors.push(error.message));
-  page.on('console', (message) => {
-    // The browser logs every refused request (the unknown thing), which the
-    // steps provoke on purpose.
-    if (message.type() === 'error' && !message.text().startsWith('Failed to load resource')) {
-      pageErrors.push(message.text());
-    }
-  });
+await run('commands-', async () => {
 
   await step('sign-in-and-open-the-commands-tab', async () => {
     await page.goto(`${BASE}/console/`);
@@ -255,13 +161,4 @@ try {
     check((await api(`/commands/${id}`)).status === 'CANCELED', 'the API has it CANCELED');
     await notReloaded();
   });
-
-  check(pageErrors.length === 0, `errors on the page: ${pageErrors.join('; ')}`);
-  console.log(`${stepNumber} passed, 0 failed`);
-} catch (error) {
-  console.error(error.stack ?? String(error));
-  exitCode = 1;
-} finally {
-  await browser.close();
-}
-process.exit(exitCode);
+});

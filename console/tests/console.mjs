@@ -13,22 +13,12 @@
 //
 // Each step prints "STEP <name>"; the exit status says whether all passed.
 
-import { mkdirSync, readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { join } from 'node:path';
-import { chromium } from 'playwright-core';
+import {
+  BASE, SCREENSHOTS, TIMEOUT, TOKEN, accessible, api, check, env, page, row, run, step, stepLabel,
+  typeInto,
+} from './scenario.mjs';
 
-const AXE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
-
-const env = (name, fallback) => {
-  const value = process.env[name] ?? fallback;
-  if (value === undefined) throw new Error(`${name} is not set`);
-  return value;
-};
-const BASE = env('FLEETJOBS_URL');
-const TOKEN = env('FLEETJOBS_API_TOKEN');
-const SCREENSHOTS = env('SCREENSHOT_DIR');
-const CHROMIUM = env('CHROMIUM', '/usr/bin/chromium');
 const JOB_THING = env('JOB_THING');
 const JOB_GROUP = env('JOB_GROUP');
 const JOB_GROUP_SIZE = Number(env('JOB_GROUP_SIZE'));
@@ -38,94 +28,11 @@ const PAGED_GROUP = env('PAGED_GROUP');
 const IDLE_THING = env('IDLE_THING');
 const BACKGROUND_JOB = env('BACKGROUND_JOB');
 const JOB_NAME = 'Thermostat firmware 2.1.5';
-const TIMEOUT = 30_000;
 
-mkdirSync(SCREENSHOTS, { recursive: true });
+/** Replaces the content of the Document editor. */
+const typeDocument = (text) => typeInto('Document', text);
 
-/** The API, as the harness sees it (to check what the console did). */
-async function api(path) {
-  const response = await fetch(`${BASE}/api/v1${path}`, {
-    headers: { authorization: `Bearer ${TOKEN}` },
-  });
-  if (!response.ok) throw new Error(`GET ${path}: ${response.status}`);
-  return response.json();
-}
-
-function check(condition, message) {
-  if (!condition) throw new Error(message);
-}
-
-let stepNumber = 0;
-let page;
-
-async function step(name, body) {
-  stepNumber += 1;
-  const label = `${String(stepNumber).padStart(2, '0')}-${name}`;
-  console.log(`STEP ${label}`);
-  try {
-    await body();
-  } catch (error) {
-    await page?.screenshot({ path: join(SCREENSHOTS, `${label}-FAILED.png`), fullPage: true }).catch(() => {});
-    throw new Error(`step ${label}: ${error.message}`, { cause: error });
-  }
-  // From the top, so the fixed header sits where it belongs in the full page.
-  await page.evaluate(() => window.scrollTo(0, 0));
-  await page.screenshot({ path: join(SCREENSHOTS, `${label}.png`), fullPage: true, animations: 'disabled' });
-}
-
-/** A row of the table named `table` whose first cell is `name`. */
-const row = (table, name) =>
-  page
-    .getByRole('table', { name: table, exact: true })
-    .getByRole('row')
-    .filter({ has: page.getByRole('cell').first().getByText(name, { exact: true }) });
-
-/** The page as it is now passes axe-core's WCAG 2.1 A and AA rules (labels,
- * names, roles, contrast...). */
-async function accessible() {
-  await page.evaluate(AXE);
-  const { violations } = await page.evaluate(() =>
-    window.axe.run(document, {
-      runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] },
-    }),
-  );
-  check(
-    violations.length === 0,
-    `accessibility: ${violations
-      .map((v) => `${v.id} (${v.help}): ${v.nodes.slice(0, 3).map((n) => n.html).join(' | ')}`)
-      .join('; ')}`,
-  );
-}
-
-/** Replaces the content of the CodeMirror document editor. */
-async function typeDocument(text) {
-  const editor = page.getByRole('textbox', { name: 'Document' });
-  await editor.click();
-  await page.keyboard.press('ControlOrMeta+a');
-  await page.keyboard.press('Delete');
-  // CodeMirror closes brackets and quotes as one types: insert as a paste.
-  await page.keyboard.insertText(text);
-}
-
-const browser = await chromium.launch({
-  executablePath: CHROMIUM,
-  // The test runs as root in CI, where Chromium's sandbox cannot start.
-  args: ['--no-sandbox', '--disable-dev-shm-usage'],
-});
-let exitCode = 0;
-try {
-  const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, reducedMotion: 'reduce' });
-  context.setDefaultTimeout(TIMEOUT);
-  page = await context.newPage();
-  const pageErrors = [];
-  page.on('pageerror', (error) => pageErrors.push(error.message));
-  page.on('console', (message) => {
-    // The browser logs every refused request (the wrong token, the unknown
-    // thing), which the steps provoke on purpose.
-    if (message.type() === 'error' && !message.text().startsWith('Failed to load resource')) {
-      pageErrors.push(message.text());
-    }
-  });
+await run('', async () => {
 
   await step('sign-in-with-a-wrong-token', async () => {
     await page.goto(`${BASE}/console`);
@@ -486,7 +393,7 @@ try {
       await page.getByRole('heading', { name: heading, level: 2 }).waitFor();
       const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
       check(overflow <= 0, `${path}: no horizontal scrolling of the page (${overflow}px)`);
-      await page.screenshot({ path: join(SCREENSHOTS, `${String(stepNumber).padStart(2, '0')}-narrow-window-${name}.png`), fullPage: true, animations: 'disabled' });
+      await page.screenshot({ path: join(SCREENSHOTS, `${stepLabel(`narrow-window-${name}`)}.png`), fullPage: true, animations: 'disabled' });
     }
     await accessible();
   });
@@ -496,13 +403,4 @@ try {
     await page.getByLabel('API token').waitFor();
     check((await page.evaluate(() => sessionStorage.length)) === 0, 'the token is forgotten');
   });
-
-  check(pageErrors.length === 0, `errors on the page: ${pageErrors.join('; ')}`);
-  console.log(`${stepNumber} passed, 0 failed`);
-} catch (error) {
-  console.error(error.stack ?? String(error));
-  exitCode = 1;
-} finally {
-  await browser.close();
-}
-process.exit(exitCode);
+});

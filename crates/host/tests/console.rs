@@ -7,44 +7,18 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
+use common::browser::*;
 use common::fleet::*;
 use common::*;
 use fleetjobs_simulator::{Behaviour, Fleet, FleetConfig};
 use serde_json::{json, Value};
 
-const CHROMIUM: &str = "/usr/bin/chromium";
 /// The whole browser scenario; each of its steps waits 30 s at most.
 const BROWSER_DEADLINE: Duration = Duration::from_secs(300);
-
-fn repository() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-/// The console's build and the browser are part of the test command
-/// (scripts/setup.sh installs them, scripts/test.sh builds): their absence is
-/// a failure, not a skip.
-fn require_console_tools() {
-    let console = repository().join("console");
-    assert!(
-        console.join("dist/index.html").is_file(),
-        "console/dist is missing: run `npm ci && npm run build` in console/ (scripts/test.sh does)"
-    );
-    assert!(
-        console.join("node_modules/playwright-core").is_dir(),
-        "console/node_modules is missing: run `npm ci` in console/ (scripts/setup.sh does)"
-    );
-    assert!(
-        Path::new(CHROMIUM).is_file(),
-        "{CHROMIUM} is missing: apt-get install chromium (scripts/setup.sh does)"
-    );
-}
 
 /// One GET (or another method) with the response's head kept: status, head
 /// (lower-cased), body bytes.
@@ -220,62 +194,31 @@ fn console_in_a_browser_creates_watches_cancels_and_deletes_a_job_and_manages_th
         }),
     );
 
-    let screenshots = repository().join("target/console-screenshots");
-    let _ = std::fs::remove_dir_all(&screenshots);
-    let mut browser = Command::new("node")
-        .arg("tests/console.mjs")
-        .current_dir(repository().join("console"))
-        .env("FLEETJOBS_URL", format!("http://127.0.0.1:{}", host.port))
-        .env("FLEETJOBS_API_TOKEN", API_TOKEN)
-        .env("SCREENSHOT_DIR", &screenshots)
-        .env("CHROMIUM", CHROMIUM)
-        .env("JOB_THING", JOB_THING)
-        .env("JOB_GROUP", JOB_GROUP)
-        .env("JOB_GROUP_SIZE", GROUP_MEMBERS.len().to_string())
-        .env("PAGED_JOB", PAGED_JOB)
-        .env("PAGED_JOB_SIZE", PAGED_JOB_SIZE.to_string())
-        .env("PAGED_GROUP", PAGED_GROUP)
-        .env("IDLE_THING", IDLE_THING)
-        .env("BACKGROUND_JOB", BACKGROUND_JOB)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("node runs (the machine's Node.js)");
-    let (lines, received) = mpsc::channel();
-    let stdout = browser.stdout.take().unwrap();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            println!("[browser] {line}");
-            if lines.send(line).is_err() {
-                break;
-            }
-        }
-    });
-
-    let deadline = Instant::now() + BROWSER_DEADLINE;
+    let _ = std::fs::remove_dir_all(screenshots());
     let mut fleets = Vec::new();
-    let status = loop {
-        if let Ok(Some(status)) = browser.try_wait() {
-            break status;
-        }
-        if Instant::now() > deadline {
-            let _ = browser.kill();
-            let _ = browser.wait();
-            panic!("the browser scenario did not finish within {BROWSER_DEADLINE:?}");
-        }
-        match received.recv_timeout(Duration::from_millis(100)) {
-            Ok(line) if line == "READY devices" => fleets = devices(&host),
-            _ => {}
-        }
-    };
+    run_scenario(
+        &host,
+        "console.mjs",
+        &[
+            ("JOB_THING", JOB_THING.to_owned()),
+            ("JOB_GROUP", JOB_GROUP.to_owned()),
+            ("JOB_GROUP_SIZE", GROUP_MEMBERS.len().to_string()),
+            ("PAGED_JOB", PAGED_JOB.to_owned()),
+            ("PAGED_JOB_SIZE", PAGED_JOB_SIZE.to_string()),
+            ("PAGED_GROUP", PAGED_GROUP.to_owned()),
+            ("IDLE_THING", IDLE_THING.to_owned()),
+            ("BACKGROUND_JOB", BACKGROUND_JOB.to_owned()),
+        ],
+        BROWSER_DEADLINE,
+        |line| {
+            if line == "READY devices" {
+                fleets = devices(&host);
+            }
+        },
+    );
     for fleet in fleets {
         fleet.stop();
     }
-    assert!(
-        status.success(),
-        "the browser scenario failed ({status}); screenshots in {}",
-        screenshots.display()
-    );
 
     // What the console did, as the API sees it: the jobs it deleted are gone
     // (a forced deletion may finish in the sweeper's batches).
@@ -303,7 +246,7 @@ fn console_in_a_browser_creates_watches_cancels_and_deletes_a_job_and_manages_th
         &Value::Null,
     );
     assert_eq!(status, 404);
-    assert!(screenshots
+    assert!(screenshots()
         .join("01-sign-in-with-a-wrong-token.png")
         .is_file());
 }

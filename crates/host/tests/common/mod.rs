@@ -1,5 +1,6 @@
 #![allow(dead_code)] // each test file uses a part
 
+pub mod browser;
 pub mod fleet;
 
 use std::io::{BufRead, BufReader, Read, Write};
