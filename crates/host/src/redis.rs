@@ -92,6 +92,40 @@ fn reply_size(results: &[RedisResult]) -> usize {
         .sum()
 }
 
+/// Why a query failed: no such connection, or Redis said no.
+enum QueryError {
+    Connection(Error),
+    Redis(RedisError),
+}
+
+impl From<QueryError> for Error {
+    fn from(error: QueryError) -> Self {
+        match error {
+            QueryError::Connection(error) => error,
+            QueryError::Redis(error) => other(error),
+        }
+    }
+}
+
+/// Runs `cmd` on the guest's connection and reads its reply as `T`.
+async fn query_raw<T: ::redis::FromRedisValue>(
+    connection: Result<MultiplexedConnection, Error>,
+    cmd: ::redis::Cmd,
+) -> Result<T, QueryError> {
+    let mut connection = connection.map_err(QueryError::Connection)?;
+    cmd.query_async::<T>(&mut connection)
+        .await
+        .map_err(QueryError::Redis)
+}
+
+/// [`query_raw`] with Redis' refusals as `other`.
+async fn query<T: ::redis::FromRedisValue>(
+    connection: Result<MultiplexedConnection, Error>,
+    cmd: ::redis::Cmd,
+) -> Result<T, Error> {
+    query_raw(connection, cmd).await.map_err(Error::from)
+}
+
 impl HostState {
     /// The guest's connection (a cheap clone: it multiplexes one socket).
     fn redis(&self, connection: &Resource<RedisHandle>) -> Result<MultiplexedConnection, Error> {
@@ -139,18 +173,10 @@ impl HostConnection for HostState {
         channel: String,
         payload: Vec<u8>,
     ) -> wasmtime::Result<Result<(), Error>> {
-        let connection = self.redis(&connection);
-        Ok(async move {
-            let mut connection = connection?;
-            ::redis::cmd("PUBLISH")
-                .arg(&channel)
-                .arg(&payload)
-                .query_async::<i64>(&mut connection)
-                .await
-                .map_err(other)?;
-            Ok(())
-        }
-        .await)
+        let mut cmd = ::redis::cmd("PUBLISH");
+        cmd.arg(&channel).arg(&payload);
+        let published = query::<i64>(self.redis(&connection), cmd).await;
+        Ok(published.map(|_| ()))
     }
 
     async fn get(
@@ -158,22 +184,16 @@ impl HostConnection for HostState {
         connection: Resource<RedisHandle>,
         key: String,
     ) -> wasmtime::Result<Result<Option<Vec<u8>>, Error>> {
-        let connection = self.redis(&connection);
-        Ok(async move {
-            let mut connection = connection?;
-            let value = ::redis::cmd("GET")
-                .arg(&key)
-                .query_async::<Option<Vec<u8>>>(&mut connection)
-                .await
-                .map_err(other)?;
-            match value {
-                Some(bytes) if bytes.len() > MAX_REPLY_BYTES => Err(other(format!(
+        let mut cmd = ::redis::cmd("GET");
+        cmd.arg(&key);
+        Ok(
+            match query::<Option<Vec<u8>>>(self.redis(&connection), cmd).await {
+                Ok(Some(bytes)) if bytes.len() > MAX_REPLY_BYTES => Err(other(format!(
                     "query result exceeds limit of {MAX_REPLY_BYTES} bytes"
                 ))),
-                value => Ok(value),
-            }
-        }
-        .await)
+                value => value,
+            },
+        )
     }
 
     async fn set(
@@ -182,17 +202,9 @@ impl HostConnection for HostState {
         key: String,
         value: Vec<u8>,
     ) -> wasmtime::Result<Result<(), Error>> {
-        let connection = self.redis(&connection);
-        Ok(async move {
-            let mut connection = connection?;
-            ::redis::cmd("SET")
-                .arg(&key)
-                .arg(&value)
-                .query_async::<()>(&mut connection)
-                .await
-                .map_err(other)
-        }
-        .await)
+        let mut cmd = ::redis::cmd("SET");
+        cmd.arg(&key).arg(&value);
+        Ok(query::<()>(self.redis(&connection), cmd).await)
     }
 
     async fn incr(
@@ -200,17 +212,9 @@ impl HostConnection for HostState {
         connection: Resource<RedisHandle>,
         key: String,
     ) -> wasmtime::Result<Result<i64, Error>> {
-        let connection = self.redis(&connection);
-        Ok(async move {
-            let mut connection = connection?;
-            ::redis::cmd("INCRBY")
-                .arg(&key)
-                .arg(1)
-                .query_async::<i64>(&mut connection)
-                .await
-                .map_err(other)
-        }
-        .await)
+        let mut cmd = ::redis::cmd("INCRBY");
+        cmd.arg(&key).arg(1);
+        Ok(query::<i64>(self.redis(&connection), cmd).await)
     }
 
     async fn del(
@@ -218,16 +222,9 @@ impl HostConnection for HostState {
         connection: Resource<RedisHandle>,
         keys: Vec<String>,
     ) -> wasmtime::Result<Result<u32, Error>> {
-        let connection = self.redis(&connection);
-        Ok(async move {
-            let mut connection = connection?;
-            ::redis::cmd("DEL")
-                .arg(&keys)
-                .query_async::<u32>(&mut connection)
-                .await
-                .map_err(other)
-        }
-        .await)
+        let mut cmd = ::redis::cmd("DEL");
+        cmd.arg(&keys);
+        Ok(query::<u32>(self.redis(&connection), cmd).await)
     }
 
     async fn sadd(
@@ -236,20 +233,14 @@ impl HostConnection for HostState {
         key: String,
         values: Vec<String>,
     ) -> wasmtime::Result<Result<u32, Error>> {
-        let connection = self.redis(&connection);
-        Ok(async move {
-            let mut connection = connection?;
-            ::redis::cmd("SADD")
-                .arg(&key)
-                .arg(&values)
-                .query_async::<u32>(&mut connection)
-                .await
-                .map_err(|e| match e.kind() {
-                    ErrorKind::UnexpectedReturnType => Error::TypeError,
-                    _ => other(e),
-                })
-        }
-        .await)
+        let mut cmd = ::redis::cmd("SADD");
+        cmd.arg(&key).arg(&values);
+        Ok(match query_raw::<u32>(self.redis(&connection), cmd).await {
+            Err(QueryError::Redis(e)) if e.kind() == ErrorKind::UnexpectedReturnType => {
+                Err(Error::TypeError)
+            }
+            other_outcome => other_outcome.map_err(Error::from),
+        })
     }
 
     async fn smembers(
@@ -257,16 +248,9 @@ impl HostConnection for HostState {
         connection: Resource<RedisHandle>,
         key: String,
     ) -> wasmtime::Result<Result<Vec<String>, Error>> {
-        let connection = self.redis(&connection);
-        Ok(async move {
-            let mut connection = connection?;
-            ::redis::cmd("SMEMBERS")
-                .arg(&key)
-                .query_async::<Vec<String>>(&mut connection)
-                .await
-                .map_err(other)
-        }
-        .await)
+        let mut cmd = ::redis::cmd("SMEMBERS");
+        cmd.arg(&key);
+        Ok(query::<Vec<String>>(self.redis(&connection), cmd).await)
     }
 
     async fn srem(
@@ -275,17 +259,9 @@ impl HostConnection for HostState {
         key: String,
         values: Vec<String>,
     ) -> wasmtime::Result<Result<u32, Error>> {
-        let connection = self.redis(&connection);
-        Ok(async move {
-            let mut connection = connection?;
-            ::redis::cmd("SREM")
-                .arg(&key)
-                .arg(&values)
-                .query_async::<u32>(&mut connection)
-                .await
-                .map_err(other)
-        }
-        .await)
+        let mut cmd = ::redis::cmd("SREM");
+        cmd.arg(&key).arg(&values);
+        Ok(query::<u32>(self.redis(&connection), cmd).await)
     }
 
     async fn execute(
