@@ -83,27 +83,13 @@ pub async fn run(args: Args) -> Result<Row> {
         args.devices
     );
     let service = host.service_login()?;
-    let responder = mqtt::echo_responder(host.mqtt_port, &service).await?;
-    let echoes = (0..args.devices)
-        .map(|i| {
-            let (request_topic, reply_topic) = mqtt::echo_topics(i);
-            Conversation {
-                client_id: format!("bench-echo-{i}"),
-                login: service.clone(),
-                request_topic,
-                reply_filter: reply_topic.clone(),
-                accepted_topic: reply_topic,
-            }
-        })
-        .collect();
     let payload = |_: &Conversation, n: u64| {
         json!({"status": "SUCCEEDED", "result": {"n": n}})
             .to_string()
             .into_bytes()
     };
-    let broker = mqtt::closed_loop(host.mqtt_port, echoes, payload, window).await;
-    responder.abort();
-    let broker = broker?;
+    let broker =
+        mqtt::request_reply_limit(host.mqtt_port, &service, args.devices, payload, window).await?;
 
     eprintln!("commands: {} devices through the host", args.devices);
     let host = std::sync::Arc::new(host);

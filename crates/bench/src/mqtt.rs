@@ -235,6 +235,37 @@ where
     Ok(tally)
 }
 
+/// The broker's own QoS1 request/reply limit: `clients` clients (logged in
+/// as `login`, with the payloads the measured row sends) in a closed loop
+/// against [`echo_responder`].
+pub async fn request_reply_limit<P>(
+    port: u16,
+    login: &Login,
+    clients: usize,
+    payload: P,
+    window: Window,
+) -> Result<LoopReport>
+where
+    P: Fn(&Conversation, u64) -> Vec<u8> + Send + Sync + 'static,
+{
+    let responder = echo_responder(port, login).await?;
+    let echoes = (0..clients)
+        .map(|i| {
+            let (request_topic, reply_topic) = echo_topics(i);
+            Conversation {
+                client_id: format!("bench-echo-{i}"),
+                login: login.clone(),
+                request_topic,
+                reply_filter: reply_topic.clone(),
+                accepted_topic: reply_topic,
+            }
+        })
+        .collect();
+    let report = closed_loop(port, echoes, payload, window).await;
+    responder.abort();
+    report
+}
+
 /// The request and reply topics of the broker's own request/reply limit.
 /// Outside the device topics, so the host under test never sees them.
 pub fn echo_topics(client: usize) -> (String, String) {

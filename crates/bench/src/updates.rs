@@ -90,22 +90,14 @@ pub async fn run(args: Args) -> Result<Row> {
     );
     // Authenticated too: the limit is measured with what the devices pay.
     let service = host.service_login()?;
-    let responder = mqtt::echo_responder(host.mqtt_port, &service).await?;
-    let echoes = (0..args.devices)
-        .map(|i| {
-            let (request_topic, reply_topic) = mqtt::echo_topics(i);
-            Conversation {
-                client_id: format!("bench-echo-{i}"),
-                login: service.clone(),
-                request_topic,
-                reply_filter: reply_topic.clone(),
-                accepted_topic: reply_topic,
-            }
-        })
-        .collect();
-    let broker = mqtt::closed_loop(host.mqtt_port, echoes, update_request, window).await;
-    responder.abort();
-    let broker = broker?;
+    let broker = mqtt::request_reply_limit(
+        host.mqtt_port,
+        &service,
+        args.devices,
+        update_request,
+        window,
+    )
+    .await?;
 
     eprintln!("updates: SQLite's single-commit limit");
     let scratch = tempfile::tempdir()?;
