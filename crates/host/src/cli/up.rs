@@ -167,12 +167,17 @@ fn print_banner(
     api_token: Option<&str>,
 ) -> Result<(), String> {
     println!("fleetjobs: serving {}", app.manifest.application.name);
-    println!(
-        "  HTTP       http://{}",
-        listener.local_addr().map_err(|e| e.to_string())?
-    );
+    let address = listener.local_addr().map_err(|e| e.to_string())?;
+    println!("  HTTP       http://{address}");
+    // Each route as a URL, as `spin up` lists its available routes.
     for (route, component) in app.router.routes() {
-        println!("    {route} -> {component}");
+        let path = route.based().trim_end_matches("...").trim_end_matches('/');
+        let wildcard = if route.is_wildcard() {
+            " (wildcard)"
+        } else {
+            ""
+        };
+        println!("    {component}: http://{address}{path}{wildcard}");
     }
     match (broker, &args.mqtt_url) {
         (Some(broker), _) => println!("  MQTT       {} (managed mosquitto)", broker.url()),
