@@ -61,3 +61,8 @@ fi
 if ! python3 -c "import schemathesis" 2>/dev/null; then
   python3 -m pip install --quiet --disable-pip-version-check "schemathesis==4.32.5"
 fi
+
+# The store's tests and the scale-out tests run against a real PostgreSQL:
+# the one on 127.0.0.1:5432 when it answers, else Debian's, installed and
+# started here (trust for local TCP logins, a database named `test`).
+"$root/scripts/postgres.sh"
