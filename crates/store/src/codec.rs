@@ -3,6 +3,7 @@
 use fleetjobs_core::model::{Execution, ExecutionStatus, RetriesUsed};
 use fleetjobs_core::Job;
 
+use crate::dialect::JsonColumn;
 use crate::sql::{Row, RowExt, Value};
 use crate::{Error, Result};
 
@@ -34,8 +35,11 @@ pub fn execution_from_row(row: &Row) -> Result<Execution> {
     })
 }
 
-/// How many values [`execution_values`] gives.
-pub const EXECUTION_VALUES: usize = 15;
+/// The types of the values [`execution_values`] gives.
+pub const EXECUTION_VALUE_TYPES: [JsonColumn; 15] = {
+    use JsonColumn::{Integer as I, Text as T};
+    [T, T, I, I, T, T, I, I, I, I, I, I, I, I, I]
+};
 
 /// The values of [`EXECUTION_COLUMNS`] plus the effective deadline (the
 /// indexed column the timeout sweep reads).

@@ -189,7 +189,7 @@ impl<S: Sql> Store<S> {
             },
         };
         let items = self.commands_where(
-            "(?1 IS NULL OR thing_name = ?1) AND (?2 IS NULL OR status = ?2)
+            "(CAST(?1 AS TEXT) IS NULL OR thing_name = ?1) AND (CAST(?2 AS TEXT) IS NULL OR status = ?2)
                AND (created_at < ?3 OR (created_at = ?3 AND (?4 = '' OR execution_id < ?4)))
              ORDER BY created_at DESC, execution_id DESC LIMIT ?5",
             params![

@@ -9,9 +9,9 @@ use fleetjobs_core::outcome::PendingLists;
 
 use crate::codec::{
     decode_token, encode_token, execution_from_row, execution_values, Page, EXECUTION_COLUMNS,
-    EXECUTION_VALUES,
+    EXECUTION_VALUE_TYPES,
 };
-use crate::sql::{json_list, json_row_columns, json_rows, RowExt, Sql, Value};
+use crate::sql::{json_list, json_rows, RowExt, Sql, Value};
 use crate::{params, Result, Store};
 
 /// Filters for listing executions.
@@ -84,8 +84,11 @@ impl<S: Sql> Store<S> {
             .map(|thing| (thing.to_string(), Vec::new()))
             .collect();
         let pending = self.executions_where(
-            "thing_name IN (SELECT value FROM json_each(?1))
-               AND status IN ('IN_PROGRESS', 'QUEUED')",
+            &format!(
+                "thing_name IN (SELECT value FROM {})
+                   AND status IN ('IN_PROGRESS', 'QUEUED')",
+                self.dialect().json_list_source(1)
+            ),
             &[json_list(things.iter().copied())],
         )?;
         for execution in pending {
@@ -109,7 +112,10 @@ impl<S: Sql> Store<S> {
     ) -> Result<HashMap<String, Execution>> {
         let mut latest: HashMap<String, Execution> = HashMap::new();
         let found = self.executions_where(
-            "job_id = ?1 AND thing_name IN (SELECT value FROM json_each(?2))",
+            &format!(
+                "job_id = ?1 AND thing_name IN (SELECT value FROM {})",
+                self.dialect().json_list_source(2)
+            ),
             &[Value::from(job_id), json_list(things.iter().copied())],
         )?;
         for execution in found {
@@ -179,7 +185,7 @@ impl<S: Sql> Store<S> {
         let (after, after_number) = name_number_cursor(query.next_token.as_deref())?;
         let items = self.executions_where(
             &format!(
-                "{fixed} = ?1 AND (?2 IS NULL OR status = ?2)
+                "{fixed} = ?1 AND (CAST(?2 AS TEXT) IS NULL OR status = ?2)
                    AND ({sort} > ?3 OR ({sort} = ?3 AND execution_number > ?4))
                  ORDER BY {sort}, execution_number LIMIT ?5"
             ),
@@ -202,11 +208,13 @@ impl<S: Sql> Store<S> {
             return Ok(());
         }
         let values = executions.iter().map(|e| execution_values(e));
+        let dialect = self.dialect();
         self.sql.execute(
             &format!(
                 "INSERT INTO executions ({EXECUTION_COLUMNS}, deadline)
-                 SELECT {} FROM json_each(?1)",
-                json_row_columns(EXECUTION_VALUES)
+                 SELECT {} FROM {}",
+                dialect.json_row_columns(&EXECUTION_VALUE_TYPES),
+                dialect.json_rows_source(1)
             ),
             &[json_rows(values)],
         )?;
@@ -259,17 +267,47 @@ impl<S: Sql> Store<S> {
         Ok(())
     }
 
+    /// Moves a job's counter. Inside a transaction the change is kept and
+    /// written at its end ([`Store::flush_counts`]): deltas of one counter
+    /// add up, and every transaction writes its counters in one order, so
+    /// two never wait for each other's (PostgreSQL locks an updated row to
+    /// the end of its transaction; SQLite has one writer anyway).
     pub(crate) fn count(&self, job_id: &str, status: ExecutionStatus, delta: i64) -> Result<()> {
+        if self.in_transaction.get() {
+            *self
+                .counts
+                .borrow_mut()
+                .entry((job_id.to_owned(), status.as_str()))
+                .or_default() += delta;
+            return Ok(());
+        }
+        self.write_count(job_id, status.as_str(), delta)
+    }
+
+    fn write_count(&self, job_id: &str, status: &str, delta: i64) -> Result<()> {
         self.sql.execute(
             "INSERT INTO job_status_counts (job_id, status, count) VALUES (?1, ?2, ?3)
-             ON CONFLICT (job_id, status) DO UPDATE SET count = count + excluded.count",
-            params![job_id, status.as_str(), delta],
+             ON CONFLICT (job_id, status)
+             DO UPDATE SET count = job_status_counts.count + excluded.count",
+            params![job_id, status, delta],
         )?;
+        Ok(())
+    }
+
+    /// Writes the open transaction's counter changes, in (job, status) order.
+    pub(crate) fn flush_counts(&self) -> Result<()> {
+        let counts = std::mem::take(&mut *self.counts.borrow_mut());
+        for ((job_id, status), delta) in counts {
+            if delta != 0 {
+                self.write_count(&job_id, status, delta)?;
+            }
+        }
         Ok(())
     }
 
     /// The per-status counters of a job, as kept.
     pub fn status_counts(&self, job_id: &str) -> Result<StatusCounts> {
+        self.flush_counts()?;
         self.counts_from(
             "SELECT status, count FROM job_status_counts WHERE job_id = ?1",
             job_id,

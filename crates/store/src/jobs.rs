@@ -99,6 +99,8 @@ impl<S: Sql> Store<S> {
 
     /// Removes the job row and everything keyed on it but its executions.
     pub fn delete_job_rows(&self, job_id: &str) -> Result<()> {
+        // Counter changes still held would write the counters again.
+        self.flush_counts()?;
         for table in [
             "job_target_groups",
             "job_target_things",
@@ -131,8 +133,8 @@ impl<S: Sql> Store<S> {
         };
         let rows = self.sql.query(
             "SELECT body FROM jobs
-             WHERE (?1 IS NULL OR status = ?1) AND (?2 IS NULL OR job_type = ?2)
-               AND (?3 IS NULL OR job_id IN
+             WHERE (CAST(?1 AS TEXT) IS NULL OR status = ?1) AND (CAST(?2 AS TEXT) IS NULL OR job_type = ?2)
+               AND (CAST(?3 AS TEXT) IS NULL OR job_id IN
                     (SELECT job_id FROM job_target_groups WHERE group_name = ?3))
                AND (created_at < ?4 OR (created_at = ?4 AND (?5 = '' OR job_id < ?5)))
              ORDER BY created_at DESC, job_id DESC LIMIT ?6",
@@ -218,15 +220,20 @@ impl<S: Sql> Store<S> {
     /// number. Returns how many.
     pub fn queue_targets(&self, job_id: &str, targets: &Targets) -> Result<u64> {
         let json = |names: &[String]| serde_json::Value::from(names.to_vec()).to_string();
+        let dialect = self.dialect();
         let queued = self.sql.execute(
-            "INSERT INTO job_pending_targets (job_id, seq, thing_name)
-             SELECT ?1, ROW_NUMBER() OVER (ORDER BY thing_name), thing_name FROM (
-                 SELECT thing_name FROM things
-                 WHERE thing_name IN (SELECT value FROM json_each(?2))
-                 UNION
-                 SELECT thing_name FROM thing_group_members
-                 WHERE group_name IN (SELECT value FROM json_each(?3))
-             )",
+            &format!(
+                "INSERT INTO job_pending_targets (job_id, seq, thing_name)
+                 SELECT CAST(?1 AS TEXT), ROW_NUMBER() OVER (ORDER BY thing_name), thing_name FROM (
+                     SELECT thing_name FROM things
+                     WHERE thing_name IN (SELECT value FROM {})
+                     UNION
+                     SELECT thing_name FROM thing_group_members
+                     WHERE group_name IN (SELECT value FROM {})
+                 ) AS targets",
+                dialect.json_list_source(2),
+                dialect.json_list_source(3)
+            ),
             params![
                 job_id,
                 json(&targets.thing_names),

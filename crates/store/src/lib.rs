@@ -9,6 +9,7 @@ mod apply;
 pub mod backend;
 mod codec;
 mod commands;
+pub mod dialect;
 mod executions;
 mod jobs;
 pub mod ops;
@@ -23,6 +24,7 @@ use fleetjobs_core::{Rejection, Timestamp};
 
 pub use codec::Page;
 pub use commands::CommandQuery;
+pub use dialect::Dialect;
 pub use executions::ExecutionQuery;
 pub use jobs::JobQuery;
 pub use outbox::{lane_of, LaneClaim, OutboxMessage, Published, OUTBOX_LANES, OUTBOX_LEASE_MS};
@@ -69,6 +71,9 @@ pub struct Store<S> {
     options: StoreOptions,
     /// Whether a [`Store::transaction`] is open: an inner one joins it.
     in_transaction: std::cell::Cell<bool>,
+    /// The open transaction's counter changes by (job, status), written
+    /// at its end in key order (see [`Store::count`]).
+    counts: std::cell::RefCell<std::collections::BTreeMap<(String, &'static str), i64>>,
 }
 
 impl<S: Sql> Store<S> {
@@ -77,6 +82,7 @@ impl<S: Sql> Store<S> {
             sql,
             options,
             in_transaction: std::cell::Cell::new(false),
+            counts: Default::default(),
         }
     }
 
@@ -88,24 +94,34 @@ impl<S: Sql> Store<S> {
         &self.options
     }
 
+    /// The SQL dialect of the backend.
+    pub fn dialect(&self) -> Dialect {
+        self.sql.dialect()
+    }
+
     /// Applies the migrations this database has not seen yet. Safe to call on
     /// every open, from several processes at once.
     pub fn migrate(&self, now: Timestamp) -> Result<()> {
+        let dialect = self.dialect();
+        let migrations = dialect.migrations();
         // Fast path for every request of a component: already up to date,
         // so no write lock is taken.
-        let latest = schema::MIGRATIONS.last().map_or(0, |(v, _)| *v);
+        let latest = migrations.last().map_or(0, |(v, _)| *v);
         if self.schema_version().ok() == Some(latest) {
             return Ok(());
         }
-        self.sql.execute(
-            "CREATE TABLE IF NOT EXISTS schema_migrations (
-                version INTEGER PRIMARY KEY,
-                applied_at INTEGER NOT NULL
-            )",
-            &[],
-        )?;
-        for (version, statements) in schema::MIGRATIONS {
+        self.transaction(|store| {
+            if let Some(lock) = dialect.migration_lock() {
+                store.sql.query(lock, &[])?;
+            }
+            store.sql.execute(dialect.create_migrations_table(), &[])?;
+            Ok(())
+        })?;
+        for (version, statements) in migrations {
             self.transaction(|store| {
+                if let Some(lock) = dialect.migration_lock() {
+                    store.sql.query(lock, &[])?;
+                }
                 let applied = store.sql.query(
                     "SELECT 1 FROM schema_migrations WHERE version = ?1",
                     params![*version],
@@ -134,18 +150,24 @@ impl<S: Sql> Store<S> {
         Ok(sql::RowExt::int(&rows[0], 0)?)
     }
 
-    /// Runs `work` in one write transaction (`BEGIN IMMEDIATE`, so the write
-    /// lock is taken up front and concurrent writers queue on the busy
-    /// timeout instead of failing mid-way). Any error rolls everything back:
-    /// a rejected request writes nothing. Called inside another transaction,
-    /// `work` joins it: its error rolls back the outer one too.
+    /// Runs `work` in one write transaction. Any error rolls everything
+    /// back: a rejected request writes nothing. Called inside another
+    /// transaction, `work` joins it: its error rolls back the outer one too.
+    ///
+    /// On SQLite (`BEGIN IMMEDIATE`) the write lock is taken up front, so
+    /// transactions run one at a time and concurrent writers queue on the
+    /// busy timeout instead of failing mid-way. On PostgreSQL (READ
+    /// COMMITTED) the units of work lock the rows they decide on (`locks.rs`).
     pub fn transaction<T>(&self, work: impl FnOnce(&Self) -> Result<T>) -> Result<T> {
         if self.in_transaction.get() {
             return work(self);
         }
-        self.sql.execute("BEGIN IMMEDIATE", &[])?;
+        self.sql.execute(self.dialect().begin(), &[])?;
         self.in_transaction.set(true);
-        let outcome = work(self);
+        let outcome = work(self).and_then(|value| {
+            self.flush_counts()?;
+            Ok(value)
+        });
         self.in_transaction.set(false);
         match outcome {
             Ok(value) => match self.sql.execute("COMMIT", &[]) {
@@ -156,6 +178,7 @@ impl<S: Sql> Store<S> {
                 }
             },
             Err(e) => {
+                self.counts.borrow_mut().clear();
                 let _ = self.sql.execute("ROLLBACK", &[]);
                 Err(e)
             }

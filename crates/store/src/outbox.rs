@@ -8,6 +8,7 @@
 
 use fleetjobs_core::Timestamp;
 
+use crate::dialect::{JsonColumn, Lock};
 use crate::sql::{json_rows, RowExt, Sql, Value};
 use crate::{params, Result, Store};
 
@@ -113,10 +114,18 @@ impl<S: Sql> Store<S> {
             ]
         });
         // In array order, so that ids (the publishing order) follow `messages`.
+        let dialect = self.dialect();
         self.sql.execute(
-            "INSERT INTO outbox (lane, topic, payload, created_at)
-             SELECT value ->> 0, value ->> 1, unhex(value ->> 2), ?2
-             FROM json_each(?1) ORDER BY key",
+            &format!(
+                "INSERT INTO outbox (lane, topic, payload, created_at)
+                 SELECT {}, CAST(?2 AS BIGINT) FROM {} ORDER BY key",
+                dialect.json_row_columns(&[
+                    JsonColumn::Integer,
+                    JsonColumn::Text,
+                    JsonColumn::Blob
+                ]),
+                dialect.json_rows_source(1)
+            ),
             &[json_rows(rows), Value::from(now)],
         )?;
         Ok(())
@@ -164,12 +173,17 @@ impl<S: Sql> Store<S> {
             return Ok(None);
         }
         self.transaction(|store| {
+            // A lane another publisher is claiming right now is as taken as
+            // a leased one (PostgreSQL: SKIP LOCKED; SQLite: one writer).
             let free = store.sql.query(
-                "SELECT lane FROM (
-                     SELECT lane, (SELECT MIN(id) FROM outbox WHERE outbox.lane = outbox_lanes.lane)
-                         AS oldest
-                     FROM outbox_lanes WHERE claimed_until <= ?1 AND (?2 IS NULL OR lane = ?2))
-                 WHERE oldest IS NOT NULL ORDER BY oldest LIMIT 1",
+                &format!(
+                    "SELECT lane FROM outbox_lanes
+                     WHERE claimed_until <= ?1 AND (CAST(?2 AS BIGINT) IS NULL OR lane = ?2)
+                       AND EXISTS (SELECT 1 FROM outbox WHERE outbox.lane = outbox_lanes.lane)
+                     ORDER BY (SELECT MIN(id) FROM outbox WHERE outbox.lane = outbox_lanes.lane)
+                     LIMIT 1{}",
+                    store.dialect().lock(Lock::UpdateSkipLocked)
+                ),
                 params![now, lanes.only()],
             )?;
             let Some(row) = free.first() else {

@@ -1,11 +1,13 @@
 //! The one seam between the store and a database: run a statement with
 //! positional parameters (`?1`, `?2`, …) and get rows of plain values.
 //!
-//! Both backends run the same SQL. A PostgreSQL backend would rewrite `?N` to
-//! `$N` and map `INSERT … ON CONFLICT` unchanged; nothing above this trait
-//! needs to know.
+//! Every backend runs the same SQL; where SQLite and PostgreSQL differ, the
+//! store asks the backend's [`Dialect`] (`dialect.rs`, the one place that
+//! knows the differences).
 
 use fleetjobs_core::Timestamp;
+
+pub use crate::dialect::Dialect;
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Value {
@@ -38,6 +40,11 @@ pub trait Sql {
 
     /// Runs one statement and returns how many rows it changed.
     fn execute(&self, sql: &str, params: &[Value]) -> Result<u64, SqlError>;
+
+    /// The SQL this backend speaks.
+    fn dialect(&self) -> Dialect {
+        Dialect::Sqlite
+    }
 }
 
 impl From<i64> for Value {
@@ -103,9 +110,9 @@ macro_rules! params {
 }
 
 /// Many rows as one parameter: a JSON array of arrays, which an
-/// `INSERT … SELECT` [`json_row_columns`] `FROM json_each(?)` writes in one
-/// statement — one call through Spin's interface instead of one per row.
-/// A blob travels as hex: read it with `unhex(value ->> i)`.
+/// `INSERT … SELECT` [`Dialect::json_row_columns`] `FROM`
+/// [`Dialect::json_rows_source`] writes in one statement — one call through
+/// Spin's interface instead of one per row. A blob travels as hex.
 pub fn json_rows(rows: impl IntoIterator<Item = Vec<Value>>) -> Value {
     let array: Vec<serde_json::Value> = rows
         .into_iter()
@@ -134,16 +141,8 @@ fn hex(bytes: &[u8]) -> String {
     text
 }
 
-/// `value ->> 0, value ->> 1, …`: the `columns` elements of a
-/// [`json_rows`] row, as SQL values.
-pub fn json_row_columns(columns: usize) -> String {
-    (0..columns)
-        .map(|i| format!("value ->> {i}"))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
-/// Names as one parameter, for `IN (SELECT value FROM json_each(?))`.
+/// Names as one parameter, for `IN (SELECT value FROM `
+/// [`Dialect::json_list_source`]`)`.
 pub fn json_list<'a>(names: impl IntoIterator<Item = &'a str>) -> Value {
     Value::Text(serde_json::Value::from_iter(names).to_string())
 }

@@ -2,17 +2,17 @@
 //! transaction, responses go through the core, the sweeper times out what is
 //! due and purges what is old, a device answers only its own commands.
 
+#[macro_use]
 mod common;
 
-use common::{drain_outbox, memory_store, noon, things};
+use common::{drain_outbox, memory_store, noon, things, TestDb, TestStore};
 use fleetjobs_core::device_command::{CommandStatus, DeviceResponse, SendCommand};
 use fleetjobs_core::time::DAY_MS;
 use fleetjobs_core::{Rejection, Timestamp};
-use fleetjobs_store::backend::native::NativeSql;
-use fleetjobs_store::{CommandQuery, Error, Store, SweepOptions};
+use fleetjobs_store::{CommandQuery, Error, SweepOptions};
 use serde_json::json;
 
-fn send(store: &Store<NativeSql>, id: &str, thing: &str, ttl: i64, now: Timestamp) -> String {
+fn send(store: &TestStore, id: &str, thing: &str, ttl: i64, now: Timestamp) -> String {
     let request: SendCommand = serde_json::from_value(
         json!({"thingName": thing, "action": "setTemperature", "params": {"value": 24}, "ttl": ttl}),
     )
@@ -38,7 +38,7 @@ fn code(error: Error) -> &'static str {
     }
 }
 
-fn count(store: &Store<NativeSql>) -> usize {
+fn count(store: &TestStore) -> usize {
     store
         .list_commands(&CommandQuery {
             limit: 100,
@@ -49,7 +49,7 @@ fn count(store: &Store<NativeSql>) -> usize {
         .len()
 }
 
-#[test]
+both_backends!(sending_writes_the_command_and_its_request_together);
 fn sending_writes_the_command_and_its_request_together() {
     let store = memory_store();
     things(&store, &["dev-1"]);
@@ -97,7 +97,7 @@ fn sending_writes_the_command_and_its_request_together() {
     assert!(drain_outbox(&store).is_empty());
 }
 
-#[test]
+both_backends!(responses_move_the_command_and_a_device_answers_only_its_own);
 fn responses_move_the_command_and_a_device_answers_only_its_own() {
     let store = memory_store();
     things(&store, &["dev-1", "dev-2"]);
@@ -151,7 +151,7 @@ fn responses_move_the_command_and_a_device_answers_only_its_own() {
     );
 }
 
-#[test]
+both_backends!(cancel_and_delete);
 fn cancel_and_delete() {
     let store = memory_store();
     things(&store, &["dev-1"]);
@@ -187,7 +187,7 @@ fn cancel_and_delete() {
     ));
 }
 
-#[test]
+both_backends!(the_sweeper_times_out_due_commands_and_purges_old_ones);
 fn the_sweeper_times_out_due_commands_and_purges_old_ones() {
     let store = memory_store();
     things(&store, &["dev-1"]);
@@ -234,7 +234,7 @@ fn the_sweeper_times_out_due_commands_and_purges_old_ones() {
     assert_eq!(count(&store), 0);
 }
 
-#[test]
+both_backends!(list_newest_first_with_filters_and_pages);
 fn list_newest_first_with_filters_and_pages() {
     let store = memory_store();
     things(&store, &["dev-1", "dev-2"]);
@@ -287,29 +287,21 @@ fn list_newest_first_with_filters_and_pages() {
     assert_eq!(code(bad.unwrap_err()), "InvalidRequest");
 }
 
+both_backends!(racing_sweepers_and_responses_apply_each_command_once);
 /// Two sweepers and a device answering at once, on separate connections:
 /// every command ends in exactly one terminal status, reached once (its
 /// version moves SENT 1 → terminal 2), and each pass counts only what it did.
-#[test]
 fn racing_sweepers_and_responses_apply_each_command_once() {
     use std::sync::{Arc, Barrier};
 
-    use common::file_store;
-    use fleetjobs_store::StoreOptions;
-
     const COMMANDS: usize = 200;
-    let dir = tempfile::tempdir().unwrap();
-    let setup = file_store(&dir);
+    let db = TestDb::new();
+    let setup = db.store();
     things(&setup, &["dev-1"]);
     for i in 0..COMMANDS {
         send(&setup, &format!("e{i:03}"), "dev-1", 5, noon());
     }
-    let open = || {
-        Store::new(
-            NativeSql::open(dir.path().join("fleetjobs.db")).unwrap(),
-            StoreOptions::default(),
-        )
-    };
+    let open = || db.connect();
     let barrier = Arc::new(Barrier::new(3));
     let sweepers: Vec<_> = (0..2)
         .map(|_| {

@@ -1,6 +1,7 @@
 //! Many connections updating one execution with expectedVersion: exactly one
 //! update wins per version and none is lost.
 
+#[macro_use]
 mod common;
 
 use std::sync::{Arc, Barrier};
@@ -9,16 +10,15 @@ use common::*;
 use fleetjobs_core::execution::DeviceUpdate;
 use fleetjobs_core::model::ExecutionStatus;
 use fleetjobs_core::Rejection;
-use fleetjobs_store::backend::native::NativeSql;
-use fleetjobs_store::{Error, Store, StoreOptions};
+use fleetjobs_store::Error;
 
 const THREADS: usize = 8;
 const ATTEMPTS: usize = 60;
 
-#[test]
+both_backends!(store_concurrency_expected_version_lets_exactly_one_writer_win_per_version);
 fn store_concurrency_expected_version_lets_exactly_one_writer_win_per_version() {
-    let dir = tempfile::tempdir().unwrap();
-    let setup = file_store(&dir);
+    let db = TestDb::new();
+    let setup = db.store();
     things(&setup, &["dev"]);
     create_job(&setup, "j", job_for(&["dev"]), noon());
     setup.start_next("dev", None, None, noon()).unwrap();
@@ -26,10 +26,10 @@ fn store_concurrency_expected_version_lets_exactly_one_writer_win_per_version() 
     let barrier = Arc::new(Barrier::new(THREADS));
     let handles: Vec<_> = (0..THREADS)
         .map(|thread| {
-            let path = dir.path().join("fleetjobs.db");
+            let db = db.clone();
             let barrier = barrier.clone();
             std::thread::spawn(move || {
-                let store = Store::new(NativeSql::open(path).unwrap(), StoreOptions::default());
+                let store = db.connect();
                 barrier.wait();
                 let mut won = Vec::new();
                 let mut lost = 0;

@@ -1,3 +1,4 @@
+#[macro_use]
 mod common;
 
 use std::collections::HashSet;
@@ -19,7 +20,7 @@ fn topics(messages: &[(String, serde_json::Value)]) -> Vec<&str> {
         .collect()
 }
 
-#[test]
+both_backends!(device_lifecycle_orders_the_pending_list_and_notifies_on_head_changes);
 fn device_lifecycle_orders_the_pending_list_and_notifies_on_head_changes() {
     let store = memory_store();
     things(&store, &["dev"]);
@@ -92,7 +93,7 @@ fn device_lifecycle_orders_the_pending_list_and_notifies_on_head_changes() {
     );
 }
 
-#[test]
+both_backends!(version_mismatch_and_unknown_executions_are_refused);
 fn version_mismatch_and_unknown_executions_are_refused() {
     let store = memory_store();
     things(&store, &["dev"]);
@@ -125,7 +126,7 @@ fn version_mismatch_and_unknown_executions_are_refused() {
     );
 }
 
-#[test]
+both_backends!(a_failure_with_retries_left_queues_the_next_attempt);
 fn a_failure_with_retries_left_queues_the_next_attempt() {
     let store = memory_store();
     things(&store, &["dev"]);
@@ -151,7 +152,7 @@ fn a_failure_with_retries_left_queues_the_next_attempt() {
     assert_eq!(counts, store.recount("j").unwrap());
 }
 
-#[test]
+both_backends!(paging_through_1000_executions_visits_each_once);
 fn paging_through_1000_executions_visits_each_once() {
     let store = memory_store();
     let names: Vec<String> = (0..1000).map(|i| format!("dev{i}")).collect();
@@ -201,7 +202,7 @@ fn paging_through_1000_executions_visits_each_once() {
     assert_eq!(for_thing.items.len(), 1);
 }
 
-#[test]
+both_backends!(cancel_job_leaves_in_progress_alone_unless_forced);
 fn cancel_job_leaves_in_progress_alone_unless_forced() {
     let store = memory_store();
     things(&store, &["a", "b", "c"]);
@@ -246,7 +247,7 @@ fn cancel_job_leaves_in_progress_alone_unless_forced() {
     ));
 }
 
-#[test]
+both_backends!(cancel_one_execution_touches_no_other_device);
 fn cancel_one_execution_touches_no_other_device() {
     let store = memory_store();
     things(&store, &["a", "b"]);
@@ -274,7 +275,7 @@ fn cancel_one_execution_touches_no_other_device() {
     ));
 }
 
-#[test]
+both_backends!(deleting_a_job_with_many_executions_goes_in_batches);
 fn deleting_a_job_with_many_executions_goes_in_batches() {
     let store = memory_store();
     let names: Vec<String> = (0..2500).map(|i| format!("dev{i}")).collect();
@@ -307,7 +308,7 @@ fn deleting_a_job_with_many_executions_goes_in_batches() {
     assert!(store.pending_for_thing("dev7").unwrap().is_empty());
 }
 
-#[test]
+both_backends!(continuous_jobs_follow_group_membership);
 fn continuous_jobs_follow_group_membership() {
     let store = memory_store();
     group(&store, "g", &["a"]);
@@ -339,7 +340,7 @@ fn continuous_jobs_follow_group_membership() {
     );
 }
 
-#[test]
+both_backends!(timeouts_fire_at_the_deadline_and_retry);
 fn timeouts_fire_at_the_deadline_and_retry() {
     let store = memory_store();
     things(&store, &["dev"]);
@@ -359,7 +360,7 @@ fn timeouts_fire_at_the_deadline_and_retry() {
     assert_eq!((retry.execution_number, retry.status), (2, Queued));
 }
 
-#[test]
+both_backends!(a_repeated_client_token_is_answered_from_memory);
 fn a_repeated_client_token_is_answered_from_memory() {
     let store = memory_store();
     assert_eq!(store.recall_reply("dev", "tok").unwrap(), None);
@@ -377,7 +378,7 @@ fn a_repeated_client_token_is_answered_from_memory() {
     assert_eq!(store.forget_replies(noon().plus_minutes(1)).unwrap(), 1);
 }
 
-#[test]
+both_backends!(a_repeated_update_is_applied_once_and_a_rejected_one_writes_nothing);
 fn a_repeated_update_is_applied_once_and_a_rejected_one_writes_nothing() {
     let store = memory_store();
     things(&store, &["dev"]);
@@ -409,7 +410,7 @@ fn a_repeated_update_is_applied_once_and_a_rejected_one_writes_nothing() {
     assert_eq!(store.recall_reply("dev", "update other").unwrap(), None);
 }
 
-#[test]
+both_backends!(a_publisher_leases_a_whole_lane_so_each_thing_gets_its_messages_in_order);
 fn a_publisher_leases_a_whole_lane_so_each_thing_gets_its_messages_in_order() {
     let store = memory_store();
     // Two things in one lane, a third in another.
@@ -467,7 +468,7 @@ fn a_publisher_leases_a_whole_lane_so_each_thing_gets_its_messages_in_order() {
     assert_eq!(store.outbox_len().unwrap(), 0);
 }
 
-#[test]
+both_backends!(a_device_request_publishes_its_own_lane_only);
 fn a_device_request_publishes_its_own_lane_only() {
     let store = memory_store();
     let names: Vec<String> = (0..100).map(|i| format!("dev-{i}")).collect();
@@ -490,7 +491,7 @@ fn a_device_request_publishes_its_own_lane_only() {
     assert_eq!(store.outbox_len().unwrap(), 2, "the other lane waits");
 }
 
-#[test]
+both_backends!(publishing_stops_at_a_failure_and_the_rest_is_retried_at_once);
 fn publishing_stops_at_a_failure_and_the_rest_is_retried_at_once() {
     let store = memory_store();
     things(&store, &["a", "b", "c"]);
@@ -524,7 +525,7 @@ fn publishing_stops_at_a_failure_and_the_rest_is_retried_at_once() {
     );
 }
 
-#[test]
+both_backends!(deleting_a_thing_removes_its_open_executions);
 fn deleting_a_thing_removes_its_open_executions() {
     let store = memory_store();
     things(&store, &["a", "b"]);

@@ -1,3 +1,4 @@
+#[macro_use]
 mod common;
 
 use common::*;
@@ -28,7 +29,7 @@ fn seed_body() -> serde_json::Value {
     .unwrap()
 }
 
-#[test]
+both_backends!(seed_job_queues_and_notifies_every_group_member_in_one_transaction);
 fn seed_job_queues_and_notifies_every_group_member_in_one_transaction() {
     let store = memory_store();
     group(
@@ -55,7 +56,7 @@ fn seed_job_queues_and_notifies_every_group_member_in_one_transaction() {
     }
 }
 
-#[test]
+both_backends!(a_refused_job_writes_nothing);
 fn a_refused_job_writes_nothing() {
     let store = memory_store();
     things(&store, &["t1"]);
@@ -93,7 +94,7 @@ fn a_refused_job_writes_nothing() {
     );
 }
 
-#[test]
+both_backends!(paced_rollout_releases_at_the_rate_and_keeps_the_rest_queued);
 fn paced_rollout_releases_at_the_rate_and_keeps_the_rest_queued() {
     let store = memory_store();
     let names: Vec<String> = (0..250).map(|i| format!("t{i:03}")).collect();
@@ -126,7 +127,7 @@ fn paced_rollout_releases_at_the_rate_and_keeps_the_rest_queued() {
     );
 }
 
-#[test]
+both_backends!(list_jobs_filters_and_pages_newest_first);
 fn list_jobs_filters_and_pages_newest_first() {
     let store = memory_store();
     group(&store, "g", &["t1"]);
@@ -187,7 +188,7 @@ fn list_jobs_filters_and_pages_newest_first() {
     ));
 }
 
-#[test]
+both_backends!(update_and_associate_targets);
 fn update_and_associate_targets() {
     let store = memory_store();
     group(&store, "g", &["a"]);

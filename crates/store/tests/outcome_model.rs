@@ -6,11 +6,12 @@
 //! outcomes to plain maps. After every command both hold the same jobs,
 //! executions and counters and have sent the same notices.
 
+#[macro_use]
 mod common;
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
-use common::{drain_outbox, memory_store, noon};
+use common::{drain_outbox, memory_store, noon, with_backend, Backend, TestStore};
 use fleetjobs_core::commands::{self, GroupJob, Target};
 use fleetjobs_core::execution::{CancelBy, DeviceUpdate};
 use fleetjobs_core::job::{CancelJob, CreateJob};
@@ -18,8 +19,7 @@ use fleetjobs_core::outcome::{
     Due, ExecutionWrite, FollowUp, JobWrite, Outcome, PendingLists, BATCH,
 };
 use fleetjobs_core::{protocol, Execution, ExecutionStatus, Job, StatusCounts, Timestamp};
-use fleetjobs_store::backend::native::NativeSql;
-use fleetjobs_store::{Error, ExecutionQuery, Store, SweepOptions};
+use fleetjobs_store::{Error, ExecutionQuery, SweepOptions};
 use proptest::prelude::*;
 use serde_json::{json, Value};
 
@@ -520,12 +520,7 @@ impl Model {
     }
 }
 
-fn run_store(
-    store: &Store<NativeSql>,
-    command: &Command,
-    ids: &[String],
-    now: Timestamp,
-) -> Answer {
+fn run_store(store: &TestStore, command: &Command, ids: &[String], now: Timestamp) -> Answer {
     let job_id = |i: &usize| ids.get(*i).cloned().unwrap_or_else(|| "none".into());
     let answer = match command {
         Command::Create { .. } => {
@@ -577,7 +572,7 @@ fn run_store(
     answer.map_err(code)
 }
 
-fn stored_executions(store: &Store<NativeSql>, ids: &[String]) -> Vec<Execution> {
+fn stored_executions(store: &TestStore, ids: &[String]) -> Vec<Execution> {
     let query = ExecutionQuery {
         limit: 1000,
         ..ExecutionQuery::default()
@@ -600,40 +595,64 @@ proptest! {
     #![proptest_config(ProptestConfig::with_cases(48))]
 
     #[test]
-    fn the_store_applies_outcomes_as_the_model_does(commands in prop::collection::vec(command(), 1..40)) {
-        let store = memory_store();
-        let mut model = Model::default();
-        for thing in THINGS {
-            store.insert_thing(thing, &BTreeMap::new(), "hash", noon()).unwrap();
-        }
-        for group in GROUPS {
-            store.insert_group(group, None, noon()).unwrap();
-            model.members.insert(group.into(), BTreeSet::new());
-        }
-        let mut ids: Vec<String> = Vec::new();
-        let mut now = noon();
-        for command in &commands {
-            if let Command::Advance { minutes } = command {
-                now = now.plus_minutes(*minutes);
-            }
-            let in_store = run_store(&store, command, &ids, now);
-            let in_model = model.run(command, &ids, now);
-            prop_assert_eq!(in_store, in_model, "{:?}", command);
-            if matches!(command, Command::Create { .. }) && in_store.is_ok() {
-                ids.push(format!("j{}", ids.len()));
-            }
-            let expected: Vec<Execution> = model.executions.values().cloned().collect();
-            prop_assert_eq!(stored_executions(&store, &ids), expected, "after {:?}", command);
-            for id in &ids {
-                let job = store.job(id).unwrap();
-                prop_assert_eq!(job.as_ref(), model.jobs.get(id), "job {} after {:?}", id, command);
-                if job.is_some() {
-                    prop_assert_eq!(store.status_counts(id).unwrap(), model.counts(id));
-                }
-            }
-            let sent = drain_outbox(&store);
-            prop_assert_eq!(&sent, &model.sent, "notices after {:?}", command);
-            model.sent.clear();
-        }
+    fn the_store_applies_outcomes_as_the_model_does_sqlite(commands in prop::collection::vec(command(), 1..40)) {
+        with_backend(Backend::Sqlite, || check(&commands))?;
     }
+
+    #[test]
+    fn the_store_applies_outcomes_as_the_model_does_postgres(commands in prop::collection::vec(command(), 1..40)) {
+        with_backend(Backend::Postgres, || check(&commands))?;
+    }
+}
+
+/// Runs `commands` through the store and the model, comparing after each.
+fn check(commands: &[Command]) -> Result<(), TestCaseError> {
+    let store = memory_store();
+    let mut model = Model::default();
+    for thing in THINGS {
+        store
+            .insert_thing(thing, &BTreeMap::new(), "hash", noon())
+            .unwrap();
+    }
+    for group in GROUPS {
+        store.insert_group(group, None, noon()).unwrap();
+        model.members.insert(group.into(), BTreeSet::new());
+    }
+    let mut ids: Vec<String> = Vec::new();
+    let mut now = noon();
+    for command in commands {
+        if let Command::Advance { minutes } = command {
+            now = now.plus_minutes(*minutes);
+        }
+        let in_store = run_store(&store, command, &ids, now);
+        let in_model = model.run(command, &ids, now);
+        prop_assert_eq!(in_store, in_model, "{:?}", command);
+        if matches!(command, Command::Create { .. }) && in_store.is_ok() {
+            ids.push(format!("j{}", ids.len()));
+        }
+        let expected: Vec<Execution> = model.executions.values().cloned().collect();
+        prop_assert_eq!(
+            stored_executions(&store, &ids),
+            expected,
+            "after {:?}",
+            command
+        );
+        for id in &ids {
+            let job = store.job(id).unwrap();
+            prop_assert_eq!(
+                job.as_ref(),
+                model.jobs.get(id),
+                "job {} after {:?}",
+                id,
+                command
+            );
+            if job.is_some() {
+                prop_assert_eq!(store.status_counts(id).unwrap(), model.counts(id));
+            }
+        }
+        let sent = drain_outbox(&store);
+        prop_assert_eq!(&sent, &model.sent, "notices after {:?}", command);
+        model.sent.clear();
+    }
+    Ok(())
 }

@@ -1,15 +1,12 @@
 //! Listing the registry: things and thing groups by name, paged, and
 //! narrowed to a name prefix (the console's search).
 
+#[macro_use]
 mod common;
 
 use common::*;
 
-fn thing_names(
-    store: &fleetjobs_store::Store<fleetjobs_store::backend::native::NativeSql>,
-    prefix: Option<&str>,
-    limit: usize,
-) -> Vec<Vec<String>> {
+fn thing_names(store: &TestStore, prefix: Option<&str>, limit: usize) -> Vec<Vec<String>> {
     let mut pages = Vec::new();
     let mut token = None;
     loop {
@@ -22,7 +19,7 @@ fn thing_names(
     }
 }
 
-#[test]
+both_backends!(things_are_listed_by_name_and_narrowed_to_a_prefix_across_pages);
 fn things_are_listed_by_name_and_narrowed_to_a_prefix_across_pages() {
     let store = memory_store();
     things(
@@ -64,7 +61,7 @@ fn things_are_listed_by_name_and_narrowed_to_a_prefix_across_pages() {
     );
 }
 
-#[test]
+both_backends!(thing_groups_are_narrowed_to_a_prefix_with_dots_spaces_and_parentheses);
 fn thing_groups_are_narrowed_to_a_prefix_with_dots_spaces_and_parentheses() {
     let store = memory_store();
     for name in [
@@ -97,7 +94,7 @@ fn thing_groups_are_narrowed_to_a_prefix_with_dots_spaces_and_parentheses() {
     assert_eq!(names(None, 10, None).0.len(), 4);
 }
 
-#[test]
+both_backends!(a_things_groups_are_listed_by_name_a_page_at_a_time);
 fn a_things_groups_are_listed_by_name_a_page_at_a_time() {
     let store = memory_store();
     group(&store, "lab (beta)", &["t1", "t2"]);

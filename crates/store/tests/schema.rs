@@ -1,40 +1,43 @@
+#[macro_use]
 mod common;
 
-use common::{file_store, memory_store, noon};
-use fleetjobs_store::schema::MIGRATIONS;
+use common::{backend, memory_store, noon, Backend, TestDb};
 
-#[test]
+both_backends!(migrations_apply_once_and_again_is_a_no_op);
 fn migrations_apply_once_and_again_is_a_no_op() {
     let store = memory_store();
-    let latest = MIGRATIONS.last().unwrap().0;
+    let latest = latest_version();
     assert_eq!(store.schema_version().unwrap(), latest);
     store.migrate(noon()).unwrap();
     store.migrate(noon()).unwrap();
     assert_eq!(store.schema_version().unwrap(), latest);
 }
 
-#[test]
+both_backends!(two_processes_opening_one_database_both_migrate_cleanly);
 fn two_processes_opening_one_database_both_migrate_cleanly() {
-    let dir = tempfile::tempdir().unwrap();
+    let db = TestDb::new();
+    let latest = latest_version();
     let handles: Vec<_> = (0..4)
         .map(|_| {
-            let path = dir.path().to_owned();
+            let db = db.clone();
             std::thread::spawn(move || {
-                let store = fleetjobs_store::Store::new(
-                    fleetjobs_store::backend::native::NativeSql::open(path.join("fleetjobs.db"))
-                        .unwrap(),
-                    Default::default(),
-                );
+                let store = db.connect();
                 store.migrate(noon()).unwrap();
                 store.schema_version().unwrap()
             })
         })
         .collect();
     for handle in handles {
-        assert_eq!(handle.join().unwrap(), MIGRATIONS.last().unwrap().0);
+        assert_eq!(handle.join().unwrap(), latest);
     }
-    assert_eq!(
-        file_store(&dir).schema_version().unwrap(),
-        MIGRATIONS.last().unwrap().0
-    );
+    assert_eq!(db.store().schema_version().unwrap(), latest);
+}
+
+/// The last migration of the running backend's dialect.
+fn latest_version() -> i64 {
+    let dialect = match backend() {
+        Backend::Sqlite => fleetjobs_store::Dialect::Sqlite,
+        Backend::Postgres => fleetjobs_store::Dialect::Postgres,
+    };
+    dialect.migrations().last().unwrap().0
 }

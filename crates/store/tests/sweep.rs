@@ -1,6 +1,7 @@
 //! The sweeper's pass on a real SQLite: pacing, scheduling, end behaviours,
 //! abort, completion, deletion, retention, and two passes at once.
 
+#[macro_use]
 mod common;
 
 use std::sync::{Arc, Barrier};
@@ -9,8 +10,7 @@ use common::*;
 use fleetjobs_core::execution::DeviceUpdate;
 use fleetjobs_core::model::{ExecutionStatus, JobStatus};
 use fleetjobs_core::Timestamp;
-use fleetjobs_store::backend::native::NativeSql;
-use fleetjobs_store::{ExecutionQuery, Sql, Store, StoreOptions, SweepOptions};
+use fleetjobs_store::{ExecutionQuery, Sql, SweepOptions};
 use serde_json::json;
 
 use ExecutionStatus::*;
@@ -19,7 +19,7 @@ fn names(prefix: &str, n: usize) -> Vec<String> {
     (0..n).map(|i| format!("{prefix}{i:05}")).collect()
 }
 
-fn fleet(store: &Store<NativeSql>, n: usize) -> Vec<String> {
+fn fleet(store: &TestStore, n: usize) -> Vec<String> {
     let names = names("dev", n);
     things(store, &names.iter().map(String::as_str).collect::<Vec<_>>());
     names
@@ -34,23 +34,23 @@ fn paced_job(rollout: serde_json::Value) -> serde_json::Value {
     })
 }
 
-fn fleet_group(store: &Store<NativeSql>, n: usize) -> Vec<String> {
+fn fleet_group(store: &TestStore, n: usize) -> Vec<String> {
     let names = names("dev", n);
     let refs: Vec<&str> = names.iter().map(String::as_str).collect();
     group(store, "fleet", &refs);
     names
 }
 
-fn executions(store: &Store<NativeSql>, job_id: &str) -> u64 {
+fn executions(store: &TestStore, job_id: &str) -> u64 {
     let counts = store.status_counts(job_id).unwrap();
     counts.active() + counts.terminal()
 }
 
-fn sweep(store: &Store<NativeSql>, now: Timestamp) -> fleetjobs_store::SweepReport {
+fn sweep(store: &TestStore, now: Timestamp) -> fleetjobs_store::SweepReport {
     store.sweep(now, &SweepOptions::default()).unwrap()
 }
 
-#[test]
+both_backends!(sweep_a_constant_rate_releases_exactly_the_rate_per_minute);
 fn sweep_a_constant_rate_releases_exactly_the_rate_per_minute() {
     let store = memory_store();
     fleet_group(&store, 1000);
@@ -73,7 +73,7 @@ fn sweep_a_constant_rate_releases_exactly_the_rate_per_minute() {
     }
 }
 
-#[test]
+both_backends!(sweep_an_exponential_rate_doubles_at_each_threshold);
 fn sweep_an_exponential_rate_doubles_at_each_threshold() {
     let store = memory_store();
     fleet_group(&store, 1000);
@@ -97,7 +97,7 @@ fn sweep_an_exponential_rate_doubles_at_each_threshold() {
     assert_eq!(per_minute, [50, 50, 100, 200]);
 }
 
-#[test]
+both_backends!(sweep_aborts_at_the_failure_threshold_and_leaves_in_progress_alone);
 fn sweep_aborts_at_the_failure_threshold_and_leaves_in_progress_alone() {
     let store = memory_store();
     let things = fleet(&store, 20);
@@ -142,7 +142,7 @@ fn sweep_aborts_at_the_failure_threshold_and_leaves_in_progress_alone() {
     assert_eq!(sweep(&store, noon()).aborted, 0, "once");
 }
 
-#[test]
+both_backends!(sweep_completes_a_snapshot_job_once_everything_is_terminal);
 fn sweep_completes_a_snapshot_job_once_everything_is_terminal() {
     let store = memory_store();
     things(&store, &["a", "b"]);
@@ -160,7 +160,7 @@ fn sweep_completes_a_snapshot_job_once_everything_is_terminal() {
     assert_eq!(sweep(&store, noon()).completed, 0);
 }
 
-#[test]
+both_backends!(sweep_starts_scheduled_jobs_and_applies_end_behaviours);
 fn sweep_starts_scheduled_jobs_and_applies_end_behaviours() {
     let store = memory_store();
     fleet_group(&store, 10);
@@ -228,7 +228,7 @@ fn sweep_starts_scheduled_jobs_and_applies_end_behaviours() {
     }
 }
 
-#[test]
+both_backends!(sweep_opens_and_closes_maintenance_windows);
 fn sweep_opens_and_closes_maintenance_windows() {
     let store = memory_store();
     fleet_group(&store, 10);
@@ -264,7 +264,7 @@ fn sweep_opens_and_closes_maintenance_windows() {
     );
 }
 
-#[test]
+both_backends!(sweep_finishes_deletions_in_batches_and_purges_expired_jobs);
 fn sweep_finishes_deletions_in_batches_and_purges_expired_jobs() {
     let store = memory_store();
     fleet_group(&store, 2500);
@@ -316,7 +316,7 @@ fn sweep_finishes_deletions_in_batches_and_purges_expired_jobs() {
     assert!(store.job("old").unwrap().is_none(), "purged after 90 days");
 }
 
-#[test]
+both_backends!(sweep_finishes_a_cancel_too_big_for_its_request);
 fn sweep_finishes_a_cancel_too_big_for_its_request() {
     let store = memory_store();
     fleet_group(&store, 6500);
@@ -333,7 +333,7 @@ fn sweep_finishes_a_cancel_too_big_for_its_request() {
     assert_eq!(sweep(&store, noon()).cancels_finished, 0);
 }
 
-fn things_done(store: &Store<NativeSql>) {
+fn things_done(store: &TestStore) {
     things(store, &["solo"]);
     create_job(store, "old", job_for(&["solo"]), noon());
     store
@@ -347,7 +347,7 @@ fn things_done(store: &Store<NativeSql>) {
 }
 
 /// Everything the sweeper can change, for comparing two outcomes.
-fn snapshot(store: &Store<NativeSql>) -> Vec<String> {
+fn snapshot(store: &TestStore) -> Vec<String> {
     let sql = |q: &str| {
         store
             .sql()
@@ -370,9 +370,8 @@ fn snapshot(store: &Store<NativeSql>) -> Vec<String> {
 }
 
 /// A state with work of every kind due at `due`.
-fn busy_store(path: &std::path::Path) -> Timestamp {
-    let store = Store::new(NativeSql::open(path).unwrap(), StoreOptions::default());
-    store.migrate(noon()).unwrap();
+fn busy_store(db: &TestDb) -> Timestamp {
+    let store = db.store();
     fleet_group(&store, 300);
     create_job(
         &store,
@@ -392,27 +391,24 @@ fn busy_store(path: &std::path::Path) -> Timestamp {
     noon().plus_minutes(6)
 }
 
-#[test]
+both_backends!(sweep_two_passes_at_once_leave_the_same_state_as_one);
 fn sweep_two_passes_at_once_leave_the_same_state_as_one() {
-    let single = tempfile::tempdir().unwrap();
-    let double = tempfile::tempdir().unwrap();
-    let due = busy_store(&single.path().join("db"));
-    busy_store(&double.path().join("db"));
+    let single = TestDb::new();
+    let double = TestDb::new();
+    let due = busy_store(&single);
+    busy_store(&double);
 
-    let one = Store::new(
-        NativeSql::open(single.path().join("db")).unwrap(),
-        StoreOptions::default(),
-    );
+    let one = single.connect();
     let report = sweep(&one, due);
     assert_eq!((report.timed_out, report.released), (2, 100));
 
     let barrier = Arc::new(Barrier::new(2));
     let passes: Vec<_> = (0..2)
         .map(|_| {
-            let path = double.path().join("db");
+            let double = double.clone();
             let barrier = barrier.clone();
             std::thread::spawn(move || {
-                let store = Store::new(NativeSql::open(path).unwrap(), StoreOptions::default());
+                let store = double.connect();
                 barrier.wait();
                 store.sweep(due, &SweepOptions::default()).unwrap()
             })
@@ -421,18 +417,15 @@ fn sweep_two_passes_at_once_leave_the_same_state_as_one() {
     let reports: Vec<_> = passes.into_iter().map(|p| p.join().unwrap()).collect();
     assert_eq!(reports.iter().map(|r| r.timed_out).sum::<usize>(), 2);
     assert_eq!(reports.iter().map(|r| r.released).sum::<u64>(), 100);
-    let two = Store::new(
-        NativeSql::open(double.path().join("db")).unwrap(),
-        StoreOptions::default(),
-    );
+    let two = double.connect();
     assert_eq!(snapshot(&one), snapshot(&two));
 }
 
+both_backends!(sweep_no_job_is_starved_by_many_idle_continuous_jobs);
 /// The measured starvation (more active jobs than a pass looks at): 120
 /// long-lived CONTINUOUS jobs, then a job paced at 2 a minute for 6 things
 /// and a job whose only execution times out. Both run to completion; the
 /// idle continuous jobs cost a pass nothing.
-#[test]
 fn sweep_no_job_is_starved_by_many_idle_continuous_jobs() {
     let store = memory_store();
     things(&store, &["c0", "t0"]);
@@ -503,11 +496,11 @@ fn sweep_no_job_is_starved_by_many_idle_continuous_jobs() {
     );
 }
 
+both_backends!(create_job_for_a_big_group_releases_one_batch_and_the_sweeper_the_rest);
 /// CreateJob is bounded whatever the group's size: the request queues every
 /// target in one statement and releases the first batch (with its notices);
 /// the job shows the rest as pending; the sweeper releases them, a batch per
 /// transaction, and a stop in between loses nothing (the queue is stored).
-#[test]
 fn create_job_for_a_big_group_releases_one_batch_and_the_sweeper_the_rest() {
     let store = memory_store();
     fleet_group(&store, 3500);

@@ -1,36 +1,232 @@
 #![allow(dead_code)] // each test file uses a different part
 
+//! What the store's tests share. Every test runs on both backends: a test
+//! written `#[backend_test] fn name() {…}` style — `both_backends!(name);`
+//! above a plain `fn name()` — becomes `name::sqlite` and `name::postgres`,
+//! and inside it [`memory_store`] and [`TestDb::new`] give a store of that
+//! backend. PostgreSQL is at `FLEETJOBS_TEST_DATABASE_URL` (default
+//! `postgres://postgres@127.0.0.1:5432/test`; `scripts/postgres.sh` makes
+//! sure one answers); each database of a test is a fresh schema, dropped
+//! when its last store goes, so tests run in parallel.
+
+use std::cell::Cell;
 use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 use fleetjobs_core::job::CreateJob;
 use fleetjobs_core::{Job, Timestamp};
 use fleetjobs_store::backend::native::NativeSql;
-use fleetjobs_store::{Store, StoreOptions};
+use fleetjobs_store::backend::postgres::PgSql;
+use fleetjobs_store::sql::{Row, Sql, SqlError, Value};
+use fleetjobs_store::{Dialect, Store, StoreOptions};
+
+pub const DEFAULT_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/test";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+thread_local! {
+    static BACKEND: Cell<Option<Backend>> = const { Cell::new(None) };
+}
+
+/// Runs `test` with `backend` as the one [`memory_store`] and
+/// [`TestDb::new`] use on this thread.
+pub fn with_backend<T>(backend: Backend, test: impl FnOnce() -> T) -> T {
+    let previous = BACKEND.with(|b| b.replace(Some(backend)));
+    struct Restore(Option<Backend>);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            BACKEND.with(|b| b.set(self.0));
+        }
+    }
+    let _restore = Restore(previous);
+    test()
+}
+
+/// The backend of the running test.
+pub fn backend() -> Backend {
+    BACKEND
+        .with(Cell::get)
+        .expect("a store test runs through both_backends! (common::with_backend)")
+}
+
+/// `both_backends!(name);` above `fn name()`: the tests `name::sqlite` and
+/// `name::postgres`.
+#[allow(unused_macros)] // not by the property test
+macro_rules! both_backends {
+    ($($name:ident),* $(,)?) => {
+        $(
+            mod $name {
+                #[test]
+                fn sqlite() {
+                    $crate::common::with_backend($crate::common::Backend::Sqlite, super::$name)
+                }
+                #[test]
+                fn postgres() {
+                    $crate::common::with_backend($crate::common::Backend::Postgres, super::$name)
+                }
+            }
+        )*
+    };
+}
+
+pub fn database_url() -> String {
+    std::env::var("FLEETJOBS_TEST_DATABASE_URL").unwrap_or_else(|_| DEFAULT_DATABASE_URL.into())
+}
+
+/// A fresh schema of the test database, dropped with its last handle.
+pub struct Schema {
+    config: postgres::Config,
+    name: String,
+}
+
+impl Schema {
+    fn create() -> Schema {
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        let url = database_url();
+        let config: postgres::Config = url.parse().expect("FLEETJOBS_TEST_DATABASE_URL");
+        let name = format!(
+            "test_{}_{}_{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed),
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .subsec_nanos()
+        );
+        let mut client = config.connect(postgres::NoTls).unwrap_or_else(|e| {
+            panic!(
+                "PostgreSQL does not answer at {url} ({e}); run scripts/postgres.sh \
+                 or set FLEETJOBS_TEST_DATABASE_URL"
+            )
+        });
+        client
+            .batch_execute(&format!("CREATE SCHEMA {name}"))
+            .unwrap();
+        Schema { config, name }
+    }
+
+    fn connect(&self) -> PgSql {
+        let mut config = self.config.clone();
+        config.options(&format!("-c search_path={}", self.name));
+        PgSql::connect_with(&config).unwrap()
+    }
+}
+
+impl Drop for Schema {
+    fn drop(&mut self) {
+        if let Ok(mut client) = self.config.connect(postgres::NoTls) {
+            let _ = client.batch_execute(&format!(
+                "SET lock_timeout = '10s'; DROP SCHEMA IF EXISTS {} CASCADE",
+                self.name
+            ));
+        }
+    }
+}
+
+/// A connection of either backend; a PostgreSQL one keeps its schema.
+pub enum TestSql {
+    Sqlite(NativeSql),
+    // The connection closes before the schema's last handle drops it.
+    Postgres(PgSql, Arc<Schema>),
+}
+
+impl Sql for TestSql {
+    fn query(&self, sql: &str, params: &[Value]) -> Result<Vec<Row>, SqlError> {
+        match self {
+            TestSql::Sqlite(s) => s.query(sql, params),
+            TestSql::Postgres(s, _) => s.query(sql, params),
+        }
+    }
+
+    fn execute(&self, sql: &str, params: &[Value]) -> Result<u64, SqlError> {
+        match self {
+            TestSql::Sqlite(s) => s.execute(sql, params),
+            TestSql::Postgres(s, _) => s.execute(sql, params),
+        }
+    }
+
+    fn dialect(&self) -> Dialect {
+        match self {
+            TestSql::Sqlite(s) => s.dialect(),
+            TestSql::Postgres(s, _) => s.dialect(),
+        }
+    }
+}
+
+pub type TestStore = Store<TestSql>;
+
+/// One database of the running test's backend that several connections
+/// (threads) share: a SQLite file or a PostgreSQL schema.
+#[derive(Clone)]
+pub struct TestDb {
+    inner: Arc<TestDbInner>,
+}
+
+enum TestDbInner {
+    Sqlite(tempfile::TempDir),
+    Postgres(Arc<Schema>),
+}
+
+impl TestDb {
+    pub fn new() -> TestDb {
+        let inner = match backend() {
+            Backend::Sqlite => TestDbInner::Sqlite(tempfile::tempdir().unwrap()),
+            Backend::Postgres => TestDbInner::Postgres(Arc::new(Schema::create())),
+        };
+        TestDb {
+            inner: Arc::new(inner),
+        }
+    }
+
+    /// A new connection, not migrated.
+    pub fn connect(&self) -> TestStore {
+        let sql = match &*self.inner {
+            TestDbInner::Sqlite(dir) => {
+                TestSql::Sqlite(NativeSql::open(self.sqlite_path_in(dir)).unwrap())
+            }
+            TestDbInner::Postgres(schema) => TestSql::Postgres(schema.connect(), schema.clone()),
+        };
+        Store::new(sql, StoreOptions::default())
+    }
+
+    /// A new connection, migrated.
+    pub fn store(&self) -> TestStore {
+        let store = self.connect();
+        store.migrate(noon()).unwrap();
+        store
+    }
+
+    fn sqlite_path_in(&self, dir: &tempfile::TempDir) -> PathBuf {
+        dir.path().join("fleetjobs.db")
+    }
+}
 
 pub fn noon() -> Timestamp {
     Timestamp::parse("2026-11-26T12:00:00Z").unwrap()
 }
 
-pub fn memory_store() -> Store<NativeSql> {
-    let store = Store::new(
-        NativeSql::open_in_memory().unwrap(),
-        StoreOptions::default(),
-    );
+/// A migrated store of its own: SQLite in memory, or a fresh PostgreSQL
+/// schema.
+pub fn memory_store() -> TestStore {
+    let sql = match backend() {
+        Backend::Sqlite => TestSql::Sqlite(NativeSql::open_in_memory().unwrap()),
+        Backend::Postgres => {
+            let schema = Arc::new(Schema::create());
+            TestSql::Postgres(schema.connect(), schema)
+        }
+    };
+    let store = Store::new(sql, StoreOptions::default());
     store.migrate(noon()).unwrap();
     store
 }
 
-/// A store on a file, so several connections can share it.
-pub fn file_store(dir: &tempfile::TempDir) -> Store<NativeSql> {
-    let store = Store::new(
-        NativeSql::open(dir.path().join("fleetjobs.db")).unwrap(),
-        StoreOptions::default(),
-    );
-    store.migrate(noon()).unwrap();
-    store
-}
-
-pub fn things(store: &Store<NativeSql>, names: &[&str]) {
+pub fn things(store: &TestStore, names: &[&str]) {
     for name in names {
         store
             .insert_thing(name, &BTreeMap::new(), "hash", noon())
@@ -38,7 +234,7 @@ pub fn things(store: &Store<NativeSql>, names: &[&str]) {
     }
 }
 
-pub fn group(store: &Store<NativeSql>, group: &str, members: &[&str]) {
+pub fn group(store: &TestStore, group: &str, members: &[&str]) {
     store.insert_group(group, None, noon()).unwrap();
     things(store, members);
     for member in members {
@@ -46,12 +242,7 @@ pub fn group(store: &Store<NativeSql>, group: &str, members: &[&str]) {
     }
 }
 
-pub fn create_job(
-    store: &Store<NativeSql>,
-    id: &str,
-    body: serde_json::Value,
-    now: Timestamp,
-) -> Job {
+pub fn create_job(store: &TestStore, id: &str, body: serde_json::Value, now: Timestamp) -> Job {
     let request: CreateJob = serde_json::from_value(body).unwrap();
     store.create_job(request, id.to_owned(), now).unwrap()
 }
@@ -64,7 +255,7 @@ pub fn job_for(things: &[&str]) -> serde_json::Value {
 }
 
 /// The outbox as (topic, payload JSON), oldest first; drains it.
-pub fn drain_outbox(store: &Store<NativeSql>) -> Vec<(String, serde_json::Value)> {
+pub fn drain_outbox(store: &TestStore) -> Vec<(String, serde_json::Value)> {
     let mut messages = Vec::new();
     while let Some(claim) = store.claim_lane(noon(), 60_000, 100_000).unwrap() {
         store
@@ -82,7 +273,7 @@ pub fn drain_outbox(store: &Store<NativeSql>) -> Vec<(String, serde_json::Value)
 /// Sweeps until every target of `job_id` has its execution: CreateJob
 /// releases the first batch, the sweeper the rest.
 #[allow(dead_code)]
-pub fn release_all(store: &Store<NativeSql>, job_id: &str, now: Timestamp) {
+pub fn release_all(store: &TestStore, job_id: &str, now: Timestamp) {
     while store.existing_job(job_id).unwrap().rollout.pending_targets > 0 {
         store
             .sweep(now, &fleetjobs_store::SweepOptions::default())
