@@ -13,6 +13,7 @@ use fleetjobs_core::outcome::{
 use fleetjobs_core::{protocol, Job, Rejection, Timestamp};
 use serde_json::{Map, Value};
 
+use crate::dialect::Lock;
 use crate::outbox::OutboxWrite;
 use crate::sql::Sql;
 use crate::{params, Error, Result, Store};
@@ -114,6 +115,10 @@ impl<S: Sql> Store<S> {
             match follow_up {
                 FollowUp::Release { job, count } => {
                     let things = self.pop_pending_targets(&job.job_id, *count)?;
+                    self.lock_things(
+                        &things.iter().map(String::as_str).collect::<Vec<_>>(),
+                        Lock::Update,
+                    )?;
                     let targets = self.targets(&job.job_id, &things)?;
                     let pending = self.pending_lists(things.iter().map(String::as_str))?;
                     let queued = commands::queue(job, &targets, &pending, now);
@@ -165,10 +170,18 @@ impl<S: Sql> Store<S> {
                 )
             }
         };
+        self.lock_jobs(&[job_id], Lock::Update)?;
         let Some(job) = self.job(job_id)? else {
             return Ok(Vec::new());
         };
         let batch = self.executions_of_job_in(job_id, statuses, BATCH)?;
+        self.lock_things(
+            &batch
+                .iter()
+                .map(|e| e.thing_name.as_str())
+                .collect::<Vec<_>>(),
+            Lock::Update,
+        )?;
         let pending = self.pending_lists(batch.iter().map(|e| e.thing_name.as_str()))?;
         let outcome = match follow_up {
             FollowUp::Cancel { .. } => commands::cancel_batch(&job, &batch, &pending, now)?,

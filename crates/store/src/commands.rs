@@ -11,6 +11,7 @@ use fleetjobs_core::{Rejection, Timestamp};
 use serde_json::{Map, Value};
 
 use crate::codec::{decode_token, Page};
+use crate::dialect::Lock;
 use crate::executions::page;
 use crate::sql::{Row, RowExt, Sql};
 use crate::{params, Error, Result, Store};
@@ -78,6 +79,14 @@ impl<S: Sql> Store<S> {
     pub fn command(&self, execution_id: &str) -> Result<Option<Command>> {
         Ok(self
             .commands_where("execution_id = ?1", params![execution_id])?
+            .pop())
+    }
+
+    /// The command, locked for a change in this transaction (PostgreSQL).
+    fn command_for_update(&self, execution_id: &str) -> Result<Option<Command>> {
+        let lock = self.dialect().lock(Lock::Update, "device_commands");
+        Ok(self
+            .commands_where(&format!("execution_id = ?1{lock}"), params![execution_id])?
             .pop())
     }
 
@@ -218,7 +227,7 @@ impl<S: Sql> Store<S> {
     ) -> Result<Command> {
         let reply = self.transaction(|store| {
             let command = store
-                .command(execution_id)?
+                .command_for_update(execution_id)?
                 .filter(|c| c.thing_name == thing_name)
                 .ok_or_else(|| {
                     Error::from(Rejection::ResourceNotFound(format!(
@@ -237,7 +246,9 @@ impl<S: Sql> Store<S> {
     /// CancelCommand: SENT or IN_PROGRESS become CANCELED.
     pub fn cancel_command(&self, execution_id: &str, now: Timestamp) -> Result<Command> {
         self.transaction(|store| {
-            let command = store.existing_command(execution_id)?;
+            let command = store
+                .command_for_update(execution_id)?
+                .ok_or_else(|| not_found(execution_id))?;
             let next = device_command::cancel(&command, now)?;
             store.save_command(&next)?;
             Ok(next)
@@ -247,7 +258,9 @@ impl<S: Sql> Store<S> {
     /// DeleteCommand: only a terminal command.
     pub fn delete_command(&self, execution_id: &str) -> Result<()> {
         self.transaction(|store| {
-            let command = store.existing_command(execution_id)?;
+            let command = store
+                .command_for_update(execution_id)?
+                .ok_or_else(|| not_found(execution_id))?;
             device_command::delete(&command)?;
             store.sql.execute(
                 "DELETE FROM device_commands WHERE execution_id = ?1",
@@ -261,8 +274,15 @@ impl<S: Sql> Store<S> {
     /// deadline), in one transaction; returns how many.
     pub fn time_out_commands(&self, now: Timestamp, limit: usize) -> Result<usize> {
         self.transaction(|store| {
+            // Claimed: commands another sweeper or a response holds are
+            // left to it.
             let due = store.commands_where(
-                "deadline <= ?1 ORDER BY deadline LIMIT ?2",
+                &format!(
+                    "deadline <= ?1 ORDER BY deadline LIMIT ?2{}",
+                    store
+                        .dialect()
+                        .lock(Lock::UpdateSkipLocked, "device_commands")
+                ),
                 params![now, limit as i64],
             )?;
             let mut timed_out = 0;

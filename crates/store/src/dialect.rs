@@ -54,14 +54,17 @@ impl Dialect {
         }
     }
 
-    /// The clause that locks a `SELECT`'s rows, appended to it; empty on
-    /// SQLite, whose writers are serialized by `BEGIN IMMEDIATE`.
-    pub fn lock(self, lock: Lock) -> &'static str {
+    /// The clause that locks the rows of `table` a `SELECT` reads, appended
+    /// to it; empty on SQLite, whose writers are serialized by
+    /// `BEGIN IMMEDIATE`.
+    pub fn lock(self, lock: Lock, table: &str) -> String {
         match (self, lock) {
-            (Dialect::Sqlite, _) => "",
-            (Dialect::Postgres, Lock::Update) => " FOR UPDATE",
-            (Dialect::Postgres, Lock::KeyShare) => " FOR KEY SHARE",
-            (Dialect::Postgres, Lock::UpdateSkipLocked) => " FOR UPDATE SKIP LOCKED",
+            (Dialect::Sqlite, _) => String::new(),
+            (Dialect::Postgres, Lock::Update) => format!(" FOR UPDATE OF {table}"),
+            (Dialect::Postgres, Lock::KeyShare) => format!(" FOR KEY SHARE OF {table}"),
+            (Dialect::Postgres, Lock::UpdateSkipLocked) => {
+                format!(" FOR UPDATE OF {table} SKIP LOCKED")
+            }
         }
     }
 

@@ -12,6 +12,7 @@ mod commands;
 pub mod dialect;
 mod executions;
 mod jobs;
+mod locks;
 pub mod ops;
 mod outbox;
 pub mod schema;

@@ -13,6 +13,7 @@ use fleetjobs_core::model::{Execution, StatusDetails, Targets};
 use fleetjobs_core::outcome::{ExecutionWrite, FollowUp, Outcome, PendingLists, INLINE_BATCHES};
 use fleetjobs_core::{Job, Rejection, Timestamp};
 
+use crate::dialect::Lock;
 use crate::sql::Sql;
 use crate::{Error, Result, Store};
 
@@ -108,7 +109,7 @@ impl<S: Sql> Store<S> {
     /// among its steps).
     pub fn release_job(&self, job_id: &str, now: Timestamp) -> Result<Job> {
         self.run(now, |store| {
-            let job = store.existing_job(job_id)?;
+            let job = store.job_for_update(job_id)?;
             let outcome = commands::release(&job, &store.status_counts(job_id)?, now);
             let job = outcome.job().cloned().unwrap_or(job);
             Ok((outcome, job))
@@ -118,7 +119,7 @@ impl<S: Sql> Store<S> {
     /// UpdateJob.
     pub fn update_job(&self, job_id: &str, update: UpdateJob, now: Timestamp) -> Result<Job> {
         self.run(now, |store| {
-            let job = store.existing_job(job_id)?;
+            let job = store.job_for_update(job_id)?;
             let outcome = commands::update_job(&job, update, now)?;
             let job = written_job(&outcome)?;
             Ok((outcome, job))
@@ -128,8 +129,12 @@ impl<S: Sql> Store<S> {
     /// AssociateTargetsWithJob.
     pub fn associate_targets(&self, job_id: &str, extra: &Targets, now: Timestamp) -> Result<Job> {
         self.run(now, |store| {
-            let job = store.existing_job(job_id)?;
+            let job = store.job_for_update(job_id)?;
             let things = store.resolve_targets(extra)?;
+            store.lock_things(
+                &things.iter().map(String::as_str).collect::<Vec<_>>(),
+                Lock::Update,
+            )?;
             let targets = store.targets(job_id, &things)?;
             let pending = store.pending_lists(things.iter().map(String::as_str))?;
             let outcome = commands::associate_targets(&job, extra, &targets, &pending, now)?;
@@ -146,6 +151,7 @@ impl<S: Sql> Store<S> {
         thing_name: &str,
         execution_number: Option<i64>,
     ) -> Result<(Job, Execution, PendingLists)> {
+        self.lock_for_thing(&[job_id], thing_name)?;
         let execution = self
             .execution(job_id, thing_name, execution_number)?
             .ok_or_else(|| not_found(job_id, thing_name))?;
@@ -182,7 +188,7 @@ impl<S: Sql> Store<S> {
         now: Timestamp,
     ) -> Result<Option<Execution>> {
         self.run(now, |store| {
-            let pending = store.pending_lists([thing_name])?;
+            let pending = store.pending_lists_locked(thing_name)?;
             let Some(head) = pending.get(thing_name).and_then(|p| p.first()) else {
                 return Ok((Outcome::default(), None));
             };
@@ -210,7 +216,7 @@ impl<S: Sql> Store<S> {
     /// [`INLINE_BATCHES`] with the request, the rest by the sweeper.
     pub fn cancel_job(&self, job_id: &str, request: &CancelJob, now: Timestamp) -> Result<Job> {
         let (job, later) = self.transaction(|store| {
-            let job = store.existing_job(job_id)?;
+            let job = store.job_for_update(job_id)?;
             let outcome = commands::cancel_job(&job, request, now)?;
             let mut later = store.apply(&outcome, now)?;
             // The first batch commits with the job's cancel, so a small
@@ -269,7 +275,7 @@ impl<S: Sql> Store<S> {
     /// the sweeper.
     pub fn delete_job(&self, job_id: &str, force: bool, now: Timestamp) -> Result<Job> {
         self.run(now, |store| {
-            let job = store.existing_job(job_id)?;
+            let job = store.job_for_update(job_id)?;
             let outcome = commands::delete_job(&job, force, now)?;
             let job = written_job(&outcome)?;
             Ok((outcome, job))
@@ -319,6 +325,7 @@ impl<S: Sql> Store<S> {
     ) -> Result<()> {
         self.run(now, |store| {
             store.existing_group(group_name)?;
+            store.lock_group_jobs_and_thing(group_name, thing_name)?;
             store.existing_thing(thing_name)?;
             if !store.insert_member(group_name, thing_name)? {
                 return Ok((Outcome::default(), ()));
@@ -339,6 +346,7 @@ impl<S: Sql> Store<S> {
     ) -> Result<()> {
         self.run(now, |store| {
             store.existing_group(group_name)?;
+            store.lock_group_jobs_and_thing(group_name, thing_name)?;
             if !store.delete_member(group_name, thing_name)? {
                 return Err(Rejection::ResourceNotFound(format!(
                     "thing {thing_name} is not a member of thing group {group_name}"
@@ -356,7 +364,7 @@ impl<S: Sql> Store<S> {
     pub fn delete_thing(&self, thing_name: &str, now: Timestamp) -> Result<()> {
         self.run(now, |store| {
             store.existing_thing(thing_name)?;
-            let pending = store.pending_lists([thing_name])?;
+            let pending = store.pending_lists_locked(thing_name)?;
             let jobs = store.jobs_of(pending.get(thing_name).map_or(&[][..], Vec::as_slice))?;
             store.delete_thing_rows(thing_name)?;
             Ok((commands::delete_thing(thing_name, &jobs, &pending, now), ()))
@@ -367,7 +375,7 @@ impl<S: Sql> Store<S> {
     /// retries and notices); returns how many.
     pub fn time_out_due(&self, now: Timestamp, limit: usize) -> Result<usize> {
         self.run(now, |store| {
-            let due = store.executions_due(now, limit)?;
+            let due = store.claim_executions_due(now, limit)?;
             let jobs = store.jobs_of(&due)?;
             let pending = store.pending_lists(due.iter().map(|e| e.thing_name.as_str()))?;
             let outcome = commands::time_out(&due, &jobs, &pending, now);
@@ -378,5 +386,80 @@ impl<S: Sql> Store<S> {
                 .count();
             Ok((outcome, timed_out))
         })
+    }
+
+    /// A thing's pending list, read under the locks of its jobs and of the
+    /// thing (`locks.rs`): its jobs as seen before the thing's lock, then
+    /// again after it, locking any job that joined meanwhile.
+    fn pending_lists_locked(&self, thing_name: &str) -> Result<PendingLists> {
+        if !self.dialect().needs_row_locks() {
+            return self.pending_lists([thing_name]);
+        }
+        let jobs_in = |pending: &PendingLists| -> Vec<String> {
+            let mut jobs: Vec<String> = pending
+                .values()
+                .flatten()
+                .map(|e| e.job_id.clone())
+                .collect();
+            jobs.sort_unstable();
+            jobs.dedup();
+            jobs
+        };
+        let seen = jobs_in(&self.pending_lists([thing_name])?);
+        self.lock_for_thing(
+            &seen.iter().map(String::as_str).collect::<Vec<_>>(),
+            thing_name,
+        )?;
+        let pending = self.pending_lists([thing_name])?;
+        let joined: Vec<String> = jobs_in(&pending)
+            .into_iter()
+            .filter(|job| !seen.contains(job))
+            .collect();
+        if !joined.is_empty() {
+            self.lock_jobs(
+                &joined.iter().map(String::as_str).collect::<Vec<_>>(),
+                Lock::KeyShare,
+            )?;
+        }
+        Ok(pending)
+    }
+
+    /// Before a membership change: the jobs targeting the group (which
+    /// may give or take the thing an execution), then the thing.
+    fn lock_group_jobs_and_thing(&self, group_name: &str, thing_name: &str) -> Result<()> {
+        if !self.dialect().needs_row_locks() {
+            return Ok(());
+        }
+        let jobs: Vec<String> = self
+            .jobs_targeting_group(group_name)?
+            .into_iter()
+            .map(|job| job.job_id)
+            .collect();
+        self.lock_for_thing(
+            &jobs.iter().map(String::as_str).collect::<Vec<_>>(),
+            thing_name,
+        )
+    }
+
+    /// Up to `limit` executions past their deadline, claimed: their jobs
+    /// key-share locked, their things locked, skipping things another
+    /// transaction holds (a device's request, another sweeper), so sweepers
+    /// running at once split the work.
+    fn claim_executions_due(&self, now: Timestamp, limit: usize) -> Result<Vec<Execution>> {
+        let due = self.executions_due(now, limit)?;
+        if !self.dialect().needs_row_locks() || due.is_empty() {
+            return Ok(due);
+        }
+        let jobs: Vec<&str> = due.iter().map(|e| e.job_id.as_str()).collect();
+        let jobs = self.lock_jobs(&jobs, Lock::KeyShare)?;
+        let things: Vec<&str> = due.iter().map(|e| e.thing_name.as_str()).collect();
+        let things = self.lock_things(&things, Lock::UpdateSkipLocked)?;
+        // Read again under the locks: what another sweeper or a device
+        // changed meanwhile is current now.
+        Ok(self
+            .executions_due(now, limit)?
+            .into_iter()
+            .filter(|e| jobs.contains(&e.job_id) && things.contains(&e.thing_name))
+            .collect())
     }
 }

@@ -182,7 +182,7 @@ impl<S: Sql> Store<S> {
                        AND EXISTS (SELECT 1 FROM outbox WHERE outbox.lane = outbox_lanes.lane)
                      ORDER BY (SELECT MIN(id) FROM outbox WHERE outbox.lane = outbox_lanes.lane)
                      LIMIT 1{}",
-                    store.dialect().lock(Lock::UpdateSkipLocked)
+                    store.dialect().lock(Lock::UpdateSkipLocked, "outbox_lanes")
                 ),
                 params![now, lanes.only()],
             )?;

@@ -10,6 +10,7 @@ use fleetjobs_core::outcome::{Event, FollowUp, RELEASE_BATCH};
 use fleetjobs_core::time::DAY_MS;
 use fleetjobs_core::{Rejection, Timestamp};
 
+use crate::dialect::Lock;
 use crate::sql::Sql;
 use crate::{Error, Result, Store};
 
@@ -119,6 +120,7 @@ impl<S: Sql> Store<S> {
         report: &mut SweepReport,
     ) -> Result<(Vec<FollowUp>, u64)> {
         self.transaction(|store| {
+            store.lock_jobs(&[job_id], Lock::Update)?;
             let Some(job) = store.job(job_id)? else {
                 return Ok((Vec::new(), 0));
             };
@@ -161,7 +163,7 @@ impl<S: Sql> Store<S> {
     /// follow from the next pass).
     fn expire(&self, job_id: &str, now: Timestamp) -> Result<()> {
         self.transaction(|store| {
-            let job = store.existing_job(job_id)?;
+            let job = store.job_for_update(job_id)?;
             let outcome = commands::delete_job(&job, false, now)?;
             store.apply(&outcome, now).map(drop)
         })

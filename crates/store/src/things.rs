@@ -145,13 +145,22 @@ impl<S: Sql> Store<S> {
             ))
             .into());
         }
-        self.sql.execute(
-            "UPDATE things SET attributes = ?2, version = version + 1 WHERE thing_name = ?1",
+        // Version-checked: a change committed since the read is a conflict.
+        let changed = self.sql.execute(
+            "UPDATE things SET attributes = ?2, version = version + 1
+             WHERE thing_name = ?1 AND version = ?3",
             params![
                 thing_name,
-                serde_json::to_string(attributes).expect("a string map serializes")
+                serde_json::to_string(attributes).expect("a string map serializes"),
+                thing.version
             ],
         )?;
+        if changed == 0 {
+            return Err(Rejection::Conflict(format!(
+                "thing {thing_name} changed concurrently; retry"
+            ))
+            .into());
+        }
         self.existing_thing(thing_name)
     }
 

@@ -24,11 +24,25 @@ impl<S: Sql> Store<S> {
             let Some(key) = request_key else {
                 return apply(store);
             };
-            if let Some(reply) = store.recall_reply(thing_name, key)? {
-                return Ok(reply);
+            // The key's row first, empty: a repeat arriving meanwhile waits
+            // on it (PostgreSQL; SQLite has one writer) and then finds the
+            // reply, or, if this one is rejected and rolled back, applies
+            // the request itself.
+            let claimed = store.sql.execute(
+                "INSERT INTO device_requests (thing_name, client_token, reply, created_at)
+                 VALUES (?1, ?2, '', ?3) ON CONFLICT DO NOTHING",
+                params![thing_name, key, now],
+            )?;
+            if claimed == 0 {
+                if let Some(reply) = store.recall_reply(thing_name, key)? {
+                    return Ok(reply);
+                }
             }
             let reply = apply(store)?;
-            store.remember_reply(thing_name, key, &reply, now)?;
+            store.sql.execute(
+                "UPDATE device_requests SET reply = ?3 WHERE thing_name = ?1 AND client_token = ?2",
+                params![thing_name, key, &reply],
+            )?;
             Ok(reply)
         })
     }
