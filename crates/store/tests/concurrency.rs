@@ -71,3 +71,174 @@ fn store_concurrency_expected_version_lets_exactly_one_writer_win_per_version() 
     assert_eq!(won, (2..2 + wins as i64).collect::<Vec<_>>());
     println!("{wins} updates won, {lost} refused with VersionMismatch");
 }
+
+both_backends!(devices_and_sweepers_at_once_apply_every_change_once);
+/// Devices (four threads, each sending every request, as a broker
+/// delivering each message to several replicas would) and two sweepers
+/// (timeouts with retries, ticks) on one job, each on its own connection,
+/// the clock moving: every clientToken is applied once (its repeats get
+/// its first reply), no two changes of an execution start from the same
+/// version, every version is accounted for (versions contiguous: each
+/// execution's version is one more than its changes), the counters equal a
+/// recount, and no unit of work fails for concurrency's sake (no
+/// "changed concurrently", no deadlock).
+fn devices_and_sweepers_at_once_apply_every_change_once() {
+    use std::collections::{BTreeMap, BTreeSet};
+    use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+
+    use fleetjobs_core::model::ExecutionStatus::{Failed, InProgress, Succeeded};
+    use fleetjobs_store::{ExecutionQuery, Sql, SweepOptions};
+
+    const DEVICES: usize = 4;
+    const THINGS: usize = 12;
+    const ROUNDS: usize = 6;
+    let names: Vec<String> = (0..THINGS).map(|i| format!("t{i:02}")).collect();
+    let db = TestDb::new();
+    let setup = db.store();
+    things(
+        &setup,
+        &names.iter().map(String::as_str).collect::<Vec<_>>(),
+    );
+    let mut body = job_for(&names.iter().map(String::as_str).collect::<Vec<_>>());
+    body["timeoutConfig"] = serde_json::json!({"inProgressTimeoutInMinutes": 1});
+    body["jobExecutionsRetryConfig"] = serde_json::json!({"criteriaList": [
+        {"failureType": "FAILED", "numberOfRetries": 5},
+        {"failureType": "TIMED_OUT", "numberOfRetries": 5}
+    ]});
+    create_job(&setup, "j", body, noon());
+
+    let minutes = Arc::new(AtomicI64::new(0));
+    let done = Arc::new(AtomicBool::new(false));
+    let barrier = Arc::new(Barrier::new(DEVICES + 2));
+    let devices: Vec<_> = (0..DEVICES)
+        .map(|device| {
+            let (db, barrier, minutes, names) =
+                (db.clone(), barrier.clone(), minutes.clone(), names.clone());
+            std::thread::spawn(move || {
+                let store = db.connect();
+                barrier.wait();
+                // token → Ok(reply) | Err(rejection)
+                let mut answers: Vec<(String, Result<String, String>)> = Vec::new();
+                for round in 0..ROUNDS {
+                    for step in 0..3 {
+                        for i in 0..names.len() {
+                            // Each device its own order, so they collide everywhere.
+                            let thing = &names[(i * (device + 1) + round) % names.len()];
+                            let token = format!("{thing}-{round}-{step}");
+                            let status = match (step, (round + i) % 3) {
+                                (0 | 1, _) => InProgress,
+                                (_, 0) => Failed,
+                                _ => Succeeded,
+                            };
+                            let mut update = DeviceUpdate::to(status);
+                            update.status_details =
+                                Some([("token".to_string(), token.clone())].into());
+                            let now = noon().plus_minutes(minutes.load(Ordering::SeqCst));
+                            let answer = store.apply_once(thing, Some(&token), now, |store| {
+                                let next = store.device_update(thing, "j", None, &update, now)?;
+                                Ok(format!(
+                                    "{}/{}/{}",
+                                    next.thing_name, next.execution_number, next.version_number
+                                ))
+                            });
+                            let answer = match answer {
+                                Ok(reply) => Ok(reply),
+                                Err(Error::Rejected(
+                                    rejection @ (Rejection::InvalidStateTransition { .. }
+                                    | Rejection::TerminalStateReached(_)),
+                                )) => Err(format!("{rejection:?}")),
+                                Err(other) => panic!("{token}: unexpected error: {other:?}"),
+                            };
+                            answers.push((token, answer));
+                        }
+                    }
+                }
+                answers
+            })
+        })
+        .collect();
+    let sweepers: Vec<_> = (0..2)
+        .map(|sweeper| {
+            let (db, barrier, minutes, done) =
+                (db.clone(), barrier.clone(), minutes.clone(), done.clone());
+            std::thread::spawn(move || {
+                let store = db.connect();
+                barrier.wait();
+                let mut timed_out = 0;
+                while !done.load(Ordering::SeqCst) {
+                    if sweeper == 0 {
+                        minutes.fetch_add(1, Ordering::SeqCst);
+                    }
+                    let now = noon().plus_minutes(minutes.load(Ordering::SeqCst));
+                    timed_out += store
+                        .sweep(now, &SweepOptions::default())
+                        .unwrap()
+                        .timed_out;
+                    std::thread::sleep(std::time::Duration::from_millis(5));
+                }
+                timed_out
+            })
+        })
+        .collect();
+    let answers: Vec<_> = devices
+        .into_iter()
+        .flat_map(|d| d.join().unwrap())
+        .collect();
+    done.store(true, Ordering::SeqCst);
+    let timed_out: usize = sweepers.into_iter().map(|s| s.join().unwrap()).sum();
+
+    // Every token's successful answers are its one reply.
+    let mut replies: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for (token, answer) in &answers {
+        if let Ok(reply) = answer {
+            replies
+                .entry(token.clone())
+                .or_default()
+                .insert(reply.clone());
+        }
+    }
+    for (token, reply) in &replies {
+        assert_eq!(reply.len(), 1, "{token} applied more than once: {reply:?}");
+    }
+    // No two changes of an execution reached the same version.
+    let applied: Vec<&String> = replies.values().flatten().collect();
+    let distinct: BTreeSet<&String> = applied.iter().copied().collect();
+    assert_eq!(
+        distinct.len(),
+        applied.len(),
+        "two changes from one version"
+    );
+    let remembered = setup
+        .sql()
+        .query("SELECT COUNT(*) FROM device_requests", &[])
+        .unwrap();
+    assert_eq!(
+        remembered[0][0],
+        fleetjobs_store::Value::Integer(replies.len() as i64)
+    );
+
+    // Versions contiguous: each execution is at 1 + its changes, and the
+    // changes are the applied device updates plus the sweepers' timeouts.
+    let executions = setup
+        .executions_of_job(
+            "j",
+            &ExecutionQuery {
+                limit: 100_000,
+                ..ExecutionQuery::default()
+            },
+        )
+        .unwrap()
+        .items;
+    let changes: i64 = executions.iter().map(|e| e.version_number - 1).sum();
+    assert_eq!(changes, (replies.len() + timed_out) as i64);
+    assert_eq!(
+        setup.status_counts("j").unwrap(),
+        setup.recount("j").unwrap()
+    );
+    println!(
+        "{} device changes, {} repeats answered from memory, {timed_out} timeouts, {} executions",
+        replies.len(),
+        answers.iter().filter(|(_, a)| a.is_ok()).count() - replies.len(),
+        executions.len()
+    );
+}
