@@ -74,13 +74,15 @@ impl Dialect {
     }
 
     /// A [`crate::sql::json_rows`] parameter as a row source whose rows
-    /// have `value` (the row, a JSON array) and `key` (its position).
+    /// have `value` (the row, a JSON array) and `key` (its position). The
+    /// parameter is text on both: Spin's PostgreSQL interface sends a
+    /// string as text, which a `jsonb` parameter would refuse.
     pub fn json_rows_source(self, param: usize) -> String {
         match self {
             Dialect::Sqlite => format!("json_each(?{param})"),
             Dialect::Postgres => {
                 format!(
-                    "jsonb_array_elements(?{param}::jsonb) WITH ORDINALITY AS rows (value, key)"
+                    "jsonb_array_elements(CAST(?{param} AS TEXT)::jsonb) WITH ORDINALITY AS rows (value, key)"
                 )
             }
         }
@@ -91,7 +93,7 @@ impl Dialect {
         match self {
             Dialect::Sqlite => format!("json_each(?{param})"),
             Dialect::Postgres => {
-                format!("jsonb_array_elements_text(?{param}::jsonb) AS list (value)")
+                format!("jsonb_array_elements_text(CAST(?{param} AS TEXT)::jsonb) AS list (value)")
             }
         }
     }

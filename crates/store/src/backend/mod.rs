@@ -7,3 +7,5 @@ pub mod native;
 pub mod postgres;
 #[cfg(target_arch = "wasm32")]
 pub mod spin;
+#[cfg(target_arch = "wasm32")]
+pub mod spin_pg;

@@ -113,7 +113,11 @@ impl Schema {
 
     fn connect(&self) -> PgSql {
         let mut config = self.config.clone();
-        config.options(&format!("-c search_path={}", self.name));
+        // Commits need not wait for the disk: a test database is thrown away.
+        config.options(&format!(
+            "-c search_path={} -c synchronous_commit=off",
+            self.name
+        ));
         PgSql::connect_with(&config).unwrap()
     }
 }
