@@ -156,6 +156,20 @@ impl Dialect {
         }
     }
 
+    /// A statement taking a transaction-scoped claim on the text `?1` that
+    /// another transaction does not wait for: it gets 0 while this one
+    /// holds it, 1 otherwise. None on SQLite, where one writer at a time
+    /// holds every claim.
+    pub fn try_claim(self) -> Option<&'static str> {
+        match self {
+            Dialect::Sqlite => None,
+            Dialect::Postgres => Some(
+                "SELECT CASE WHEN pg_try_advisory_xact_lock(hashtext(CAST(?1 AS TEXT)))
+                 THEN 1 ELSE 0 END",
+            ),
+        }
+    }
+
     /// PostgreSQL's `$N` for the store's `?N` (outside quoted text).
     pub fn postgres_placeholders(sql: &str) -> Cow<'_, str> {
         if !sql.contains('?') {

@@ -8,6 +8,9 @@
 //! circle:
 //!
 //! 1. a device request's clientToken row (`device_requests`, written first);
+//!    thing groups, by name: `FOR UPDATE` to change a group's members,
+//!    `FOR KEY SHARE` to create or extend a job targeting it (so a thing
+//!    joining a group and a job for that group see each other);
 //! 2. jobs, by id: `FOR UPDATE` for job-wide changes and sweeper ticks,
 //!    `FOR KEY SHARE` for units that change some of a job's executions (device
 //!    requests, timeouts, membership changes), which run side by side but
@@ -50,6 +53,26 @@ impl<S: Sql> Store<S> {
     /// Locks jobs (step 2 of the order above).
     pub(crate) fn lock_jobs(&self, job_ids: &[&str], lock: Lock) -> Result<Vec<String>> {
         self.lock_rows("jobs", "job_id", job_ids, lock)
+    }
+
+    /// Locks thing groups (step 1 of the order above).
+    pub(crate) fn lock_groups(&self, group_names: &[String], lock: Lock) -> Result<Vec<String>> {
+        let names: Vec<&str> = group_names.iter().map(String::as_str).collect();
+        self.lock_rows("thing_groups", "group_name", &names, lock)
+    }
+
+    /// Whether this transaction is the one sweeper ticking `job_id` now: on
+    /// PostgreSQL a transaction-scoped advisory lock that a second sweeper
+    /// does not wait for but skips (a row lock would also wait for, or
+    /// skip, every device request holding the job's key-share lock).
+    pub(crate) fn claim_tick(&self, job_id: &str) -> Result<bool> {
+        let Some(claim) = self.dialect().try_claim() else {
+            return Ok(true);
+        };
+        let rows = self
+            .sql
+            .query(claim, &[format!("fleetjobs tick {job_id}").into()])?;
+        Ok(rows.first().and_then(|r| r.first()) == Some(&crate::Value::Integer(1)))
     }
 
     /// Locks things (step 3 of the order above).

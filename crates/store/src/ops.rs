@@ -97,6 +97,7 @@ impl<S: Sql> Store<S> {
     ) -> Result<Job> {
         let job = request.into_job(generated_id, now)?;
         self.run(now, |store| {
+            store.lock_groups(&job.targets.thing_group_names, Lock::KeyShare)?;
             store.check_targets_exist(&job.targets)?;
             let queued = store.queue_targets(&job.job_id, &job.targets)?;
             let outcome = commands::create_job(job, queued, now);
@@ -129,6 +130,7 @@ impl<S: Sql> Store<S> {
     /// AssociateTargetsWithJob.
     pub fn associate_targets(&self, job_id: &str, extra: &Targets, now: Timestamp) -> Result<Job> {
         self.run(now, |store| {
+            store.lock_groups(&extra.thing_group_names, Lock::KeyShare)?;
             let job = store.job_for_update(job_id)?;
             let things = store.resolve_targets(extra)?;
             store.lock_things(
@@ -430,6 +432,7 @@ impl<S: Sql> Store<S> {
         if !self.dialect().needs_row_locks() {
             return Ok(());
         }
+        self.lock_groups(&[group_name.to_owned()], Lock::Update)?;
         let jobs: Vec<String> = self
             .jobs_targeting_group(group_name)?
             .into_iter()

@@ -120,6 +120,10 @@ impl<S: Sql> Store<S> {
         report: &mut SweepReport,
     ) -> Result<(Vec<FollowUp>, u64)> {
         self.transaction(|store| {
+            // Another sweeper ticking it now: left to that one.
+            if !store.claim_tick(job_id)? {
+                return Ok((Vec::new(), 0));
+            }
             store.lock_jobs(&[job_id], Lock::Update)?;
             let Some(job) = store.job(job_id)? else {
                 return Ok((Vec::new(), 0));
