@@ -137,7 +137,7 @@ impl Drop for Schema {
 pub enum TestSql {
     Sqlite(NativeSql),
     // The connection closes before the schema's last handle drops it.
-    Postgres(PgSql, Arc<Schema>),
+    Postgres(Box<PgSql>, Arc<Schema>),
 }
 
 impl Sql for TestSql {
@@ -194,7 +194,9 @@ impl TestDb {
             TestDbInner::Sqlite(dir) => {
                 TestSql::Sqlite(NativeSql::open(self.sqlite_path_in(dir)).unwrap())
             }
-            TestDbInner::Postgres(schema) => TestSql::Postgres(schema.connect(), schema.clone()),
+            TestDbInner::Postgres(schema) => {
+                TestSql::Postgres(Box::new(schema.connect()), schema.clone())
+            }
         };
         Store::new(sql, StoreOptions::default())
     }
@@ -222,7 +224,7 @@ pub fn memory_store() -> TestStore {
         Backend::Sqlite => TestSql::Sqlite(NativeSql::open_in_memory().unwrap()),
         Backend::Postgres => {
             let schema = Arc::new(Schema::create());
-            TestSql::Postgres(schema.connect(), schema)
+            TestSql::Postgres(Box::new(schema.connect()), schema)
         }
     };
     let store = Store::new(sql, StoreOptions::default());
