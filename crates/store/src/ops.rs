@@ -366,6 +366,9 @@ impl<S: Sql> Store<S> {
     pub fn delete_thing(&self, thing_name: &str, now: Timestamp) -> Result<()> {
         self.run(now, |store| {
             store.existing_thing(thing_name)?;
+            // Its groups first (`locks.rs`): a job created for one of them
+            // meanwhile does not queue a thing that is going.
+            store.lock_groups(&store.groups_of_thing(thing_name)?, Lock::Update)?;
             let pending = store.pending_lists_locked(thing_name)?;
             let jobs = store.jobs_of(pending.get(thing_name).map_or(&[][..], Vec::as_slice))?;
             store.delete_thing_rows(thing_name)?;

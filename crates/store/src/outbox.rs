@@ -217,16 +217,35 @@ impl<S: Sql> Store<S> {
         })
     }
 
-    /// Ends a lease: the lane's messages up to `published_through` (sent in
+    /// Ends a lease: the claim's messages up to `published_through` (sent in
     /// order) leave the outbox, and the lane is free for the next publisher,
     /// which starts with what was not sent. A lease that expired and was
     /// taken over stays with its new holder.
+    ///
+    /// Exactly the claimed messages go, not every id up to the last: on
+    /// PostgreSQL a lower id can commit after a higher one was read (ids are
+    /// taken at insert, rows seen at commit), and it must wait for the next
+    /// claim rather than be deleted unsent. (A thing's own notices are written
+    /// under its lock, so they still commit in id order.)
     pub fn release_lane(&self, claim: &LaneClaim, published_through: Option<i64>) -> Result<()> {
         self.transaction(|store| {
             if let Some(last) = published_through {
+                let sent: Vec<i64> = claim
+                    .messages
+                    .iter()
+                    .map(|m| m.id)
+                    .filter(|id| *id <= last)
+                    .collect();
                 store.sql.execute(
-                    "DELETE FROM outbox WHERE lane = ?1 AND id <= ?2",
-                    params![claim.lane, last],
+                    &format!(
+                        "DELETE FROM outbox WHERE lane = ?1
+                           AND id IN (SELECT CAST(value AS BIGINT) FROM {})",
+                        store.dialect().json_list_source(2)
+                    ),
+                    params![
+                        claim.lane,
+                        serde_json::to_string(&sent).expect("ids serialize")
+                    ],
                 )?;
             }
             store.sql.execute(

@@ -242,3 +242,63 @@ fn devices_and_sweepers_at_once_apply_every_change_once() {
         executions.len()
     );
 }
+
+both_backends!(things_joining_a_group_while_jobs_are_created_for_it_get_every_job);
+/// Continuous jobs created for a group while things join it, on two
+/// connections: whichever commits first, every member ends with an
+/// execution of every job (the creation sees the member or the joining
+/// sees the job, never neither).
+fn things_joining_a_group_while_jobs_are_created_for_it_get_every_job() {
+    const JOBS: usize = 8;
+    const MEMBERS: usize = 24;
+    let db = TestDb::new();
+    let setup = db.store();
+    let names: Vec<String> = (0..MEMBERS).map(|i| format!("m{i:02}")).collect();
+    things(
+        &setup,
+        &names.iter().map(String::as_str).collect::<Vec<_>>(),
+    );
+    setup.insert_group("g", None, noon()).unwrap();
+    let barrier = Arc::new(Barrier::new(2));
+    let creator = {
+        let (db, barrier) = (db.clone(), barrier.clone());
+        std::thread::spawn(move || {
+            let store = db.connect();
+            barrier.wait();
+            for i in 0..JOBS {
+                let body = serde_json::json!({
+                    "targets": {"thingGroupNames": ["g"]},
+                    "targetSelection": "CONTINUOUS",
+                    "document": {"v": i}
+                });
+                create_job(&store, &format!("c{i}"), body, noon());
+            }
+        })
+    };
+    let joiner = {
+        let (db, barrier, names) = (db.clone(), barrier.clone(), names.clone());
+        std::thread::spawn(move || {
+            let store = db.connect();
+            barrier.wait();
+            for name in &names {
+                store.add_thing_to_group("g", name, noon()).unwrap();
+            }
+        })
+    };
+    creator.join().unwrap();
+    joiner.join().unwrap();
+    for i in 0..JOBS {
+        let job = format!("c{i}");
+        release_all(&setup, &job, noon());
+        for name in &names {
+            assert!(
+                setup.execution(&job, name, None).unwrap().is_some(),
+                "{name} has no execution of {job}"
+            );
+        }
+        assert_eq!(
+            setup.status_counts(&job).unwrap(),
+            setup.recount(&job).unwrap()
+        );
+    }
+}
