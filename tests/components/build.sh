@@ -13,7 +13,7 @@ fi
 cargo build --release --target "$target" --manifest-path "$here/Cargo.toml"
 
 out="$here/target/$target/release"
-for crate in http-echo kv sqlite mqtt-publish variables chain spin-loop cron-counter mqtt-recorder clock tcp-connect redis-outbound; do
+for crate in http-echo kv sqlite mqtt-publish variables chain spin-loop cron-counter mqtt-recorder clock tcp-connect redis-outbound pg; do
     wasm="$out/${crate//-/_}.wasm"
     if [[ ! -f "$wasm" ]]; then
         echo "missing: $wasm" >&2

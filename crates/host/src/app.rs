@@ -23,6 +23,7 @@ use crate::key_value::KeyValueStores;
 use crate::manifest::{Component as ComponentSpec, FileMount, Manifest};
 use crate::mqtt::MqttPool;
 use crate::outbound::AllowedHosts;
+use crate::postgres::PostgresPools;
 use crate::routing::Router;
 use crate::runtime_config::RuntimeConfig;
 use crate::sqlite::SqliteDatabases;
@@ -70,6 +71,8 @@ pub struct App {
     pub key_value: KeyValueStores,
     pub sqlite: SqliteDatabases,
     pub mqtt: MqttPool,
+    /// Pooled PostgreSQL clients, by connection string.
+    pub postgres: PostgresPools,
     /// The MQTT trigger's ordered lanes and the bounds on its work.
     pub mqtt_lanes: Arc<crate::mqtt_trigger::Lanes>,
     pub clock: AppClock,
@@ -157,6 +160,7 @@ impl App {
             key_value: KeyValueStores::open(&runtime)?,
             sqlite: SqliteDatabases::new(&runtime),
             mqtt: MqttPool::default(),
+            postgres: PostgresPools::default(),
             mqtt_lanes: Arc::default(),
             clock: AppClock::default(),
             manifest,

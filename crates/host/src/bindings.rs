@@ -11,6 +11,8 @@ wasmtime::component::bindgen!({
         "spin:sqlite/sqlite.connection": crate::sqlite::SqliteHandle,
         "fermyon:spin/mqtt.connection": crate::mqtt::MqttHandle,
         "fermyon:spin/redis.connection": crate::redis::RedisHandle,
+        "spin:postgres/postgres@3.0.0.connection": crate::postgres::PgHandle,
+        "spin:postgres/postgres@4.0.0.connection": crate::postgres::PgHandle,
     },
 });
 

@@ -31,6 +31,7 @@ pub mod manifest;
 mod mqtt;
 pub mod mqtt_trigger;
 pub mod outbound;
+mod postgres;
 mod redis;
 pub mod routing;
 pub mod runtime_config;
