@@ -14,6 +14,8 @@ mod http;
 mod latency;
 mod mqtt;
 mod notify;
+mod postgres;
+mod replicas;
 mod rss;
 mod sqlite;
 mod sqlite_interface;
@@ -40,13 +42,15 @@ struct Cli {
 #[derive(Subcommand)]
 enum Bench {
     /// Device status updates through the whole stack, vs the broker's QoS1
-    /// request/reply rate and SQLite's single-commit rate.
+    /// request/reply rate and SQLite's single-commit rate (with
+    /// `--database-url`: on PostgreSQL with `--hosts` hosts, vs PostgreSQL's).
     Updates(updates::Args),
     /// Command round trips (HTTP send → device → response committed), vs
     /// the broker's QoS1 request/reply rate.
     Commands(commands::Args),
     /// Create a job for a large thing group and notify every thing, vs
-    /// SQLite's bulk insert rate and the broker's one-way QoS1 rate.
+    /// SQLite's bulk insert rate and the broker's one-way QoS1 rate (with
+    /// `--database-url`: on PostgreSQL with `--hosts` hosts, vs PostgreSQL's).
     Notify(notify::Args),
     /// `fleetjobs up` vs `wasmtime serve` on the same trivial component.
     HostOverhead(host_overhead::Args),
@@ -81,16 +85,25 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let runtime = tokio::runtime::Runtime::new().expect("a tokio runtime");
     let (benchmark, result) = match cli.bench {
-        Bench::Updates(args) => (updates::BENCHMARK, runtime.block_on(updates::run(args))),
-        Bench::Notify(args) => (notify::BENCHMARK, runtime.block_on(notify::run(args))),
-        Bench::Commands(args) => (commands::BENCHMARK, runtime.block_on(commands::run(args))),
+        Bench::Updates(args) => (
+            updates::benchmark(&args),
+            runtime.block_on(updates::run(args)),
+        ),
+        Bench::Notify(args) => (
+            notify::benchmark(&args),
+            runtime.block_on(notify::run(args)),
+        ),
+        Bench::Commands(args) => (
+            commands::BENCHMARK.to_owned(),
+            runtime.block_on(commands::run(args)),
+        ),
         Bench::HostOverhead(args) => (
-            host_overhead::BENCHMARK,
+            host_overhead::BENCHMARK.to_owned(),
             runtime.block_on(host_overhead::run(args)),
         ),
-        Bench::Rss(args) => (rss::BENCHMARK, runtime.block_on(rss::run(args))),
+        Bench::Rss(args) => (rss::BENCHMARK.to_owned(), runtime.block_on(rss::run(args))),
         Bench::SqliteInterface(args) => (
-            sqlite_interface::BENCHMARK,
+            sqlite_interface::BENCHMARK.to_owned(),
             runtime.block_on(sqlite_interface::run(args)),
         ),
     };

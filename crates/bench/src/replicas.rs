@@ -1,0 +1,118 @@
+//! Several `fleetjobs up` on one PostgreSQL and one broker, as
+//! docs/scale-out.md runs replicas: the first host manages the mosquitto
+//! (its limits are measured on it, as for one host), the others connect to
+//! it with the first host's service login; every host subscribes to the
+//! device topics through `$share/fleetjobs/`, so the broker hands each
+//! request to one of them. One host on PostgreSQL runs the same way, so that
+//! one and three hosts compare.
+
+use std::path::Path;
+
+use crate::host::{Host, HostArgs, API_TOKEN};
+use crate::postgres::{Database, DEFAULT_SERVER_URL};
+use crate::Result;
+
+/// The device topics' prefix: mosquitto does not deliver shared
+/// subscriptions on `$`-prefixed topics, so not `$emqx/things`.
+pub const TOPIC_PREFIX: &str = "fleet/things";
+const COMMANDS_PREFIX: &str = "fleet/commands/things";
+const SHARE: &str = "$share/fleetjobs/";
+
+/// Where a row runs: the host's embedded SQLite (no `--database-url`), or
+/// PostgreSQL with one or more hosts.
+#[derive(clap::Args)]
+pub struct StoreArgs {
+    /// Run on PostgreSQL: a fresh database is made on this server (through
+    /// the URL's database, e.g. postgres://postgres@127.0.0.1:5432/test) and
+    /// dropped afterwards. Without it the host runs on its embedded SQLite.
+    #[arg(long, num_args = 0..=1, default_missing_value = DEFAULT_SERVER_URL)]
+    pub database_url: Option<String>,
+    /// Hosts sharing the PostgreSQL database and the first one's broker.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..))]
+    pub hosts: u16,
+}
+
+impl StoreArgs {
+    /// The PostgreSQL server, if the row runs on one. More than one host
+    /// needs PostgreSQL: replicas must not each have a SQLite of their own.
+    pub fn postgres(&self) -> Result<Option<&str>> {
+        match (&self.database_url, self.hosts) {
+            (Some(url), _) => Ok(Some(url)),
+            (None, 1) => Ok(None),
+            (None, _) => Err("--hosts above 1 needs --database-url".into()),
+        }
+    }
+
+    /// "1 host" / "3 hosts".
+    pub fn hosts_text(&self) -> String {
+        match self.hosts {
+            1 => "1 host".to_owned(),
+            n => format!("{n} hosts"),
+        }
+    }
+}
+
+/// The hosts of a row on PostgreSQL, stopped (the first, with its broker,
+/// last) when dropped.
+pub struct Replicas {
+    hosts: Vec<Host>,
+}
+
+impl Replicas {
+    /// Starts `count` hosts on `database`, with `options` and `env` added to
+    /// each; their logs are `<name>-<i>.log`.
+    pub async fn start(
+        args: &HostArgs,
+        name: &str,
+        manifest: &Path,
+        count: u16,
+        database: &Database,
+        options: &[&str],
+        env: &[(&str, &str)],
+    ) -> Result<Replicas> {
+        let database_url = database.components_url();
+        let mut shared: Vec<(&str, &str)> = vec![
+            ("SPIN_VARIABLE_API_TOKEN", API_TOKEN),
+            ("SPIN_VARIABLE_DATABASE_URL", &database_url),
+            ("SPIN_VARIABLE_DATABASE_HOST", &database.host),
+            ("SPIN_VARIABLE_MQTT_SHARE", SHARE),
+            ("SPIN_VARIABLE_TOPIC_PREFIX", TOPIC_PREFIX),
+            ("SPIN_VARIABLE_COMMANDS_PREFIX", COMMANDS_PREFIX),
+        ];
+        shared.extend_from_slice(env);
+        let first = Host::start(args, &format!("{name}-1"), manifest, options, &shared).await?;
+        let broker_url = format!("mqtt://127.0.0.1:{}", first.mqtt_port);
+        let login = first.service_login()?;
+        let mut replicas = Replicas { hosts: vec![first] };
+        let mut options = options.to_vec();
+        options.extend(["--mqtt-url", &broker_url]);
+        shared.extend([
+            ("SPIN_VARIABLE_MQTT_USERNAME", login.username.as_str()),
+            ("SPIN_VARIABLE_MQTT_PASSWORD", login.password.as_str()),
+        ]);
+        for i in 2..=count {
+            let log = format!("{name}-{i}");
+            let host = Host::start(args, &log, manifest, &options, &shared).await?;
+            replicas.hosts.push(host);
+        }
+        Ok(replicas)
+    }
+
+    /// The host that manages the broker; the control plane is called on it.
+    pub fn first(&self) -> &Host {
+        &self.hosts[0]
+    }
+
+    pub fn hosts(&self) -> &[Host] {
+        &self.hosts
+    }
+}
+
+impl Drop for Replicas {
+    fn drop(&mut self) {
+        // The others first, while the broker they talk to is still there.
+        while self.hosts.len() > 1 {
+            self.hosts.pop();
+        }
+    }
+}
