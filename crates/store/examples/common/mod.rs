@@ -1,3 +1,5 @@
+#![allow(dead_code)] // each example uses a different part
+
 //! What the store benchmarks share: a store on a temporary file with a
 //! group of registered things.
 
