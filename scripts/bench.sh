@@ -123,6 +123,21 @@ measured "the host's SQLite interface vs rusqlite directly" "$bench" sqlite-inte
 echo "== 6. the host's memory after many devices spoke once, and once they are quiet" >&2
 measured "the host's RSS after 10,000 and 100,000 devices and once quiet" "$bench" rss
 
+# The store on PostgreSQL (issue 18): one host, then three sharing the
+# database and the first one's mosquitto (docs/scale-out.md), each row in a
+# database of its own on this server (scripts/setup.sh makes it answer).
+database_url=${FLEETJOBS_TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/test}
+for hosts in 1 3; do
+  echo "== 7. device status updates on PostgreSQL, hosts: $hosts" >&2
+  measured "device status updates through the whole stack on PostgreSQL, hosts: $hosts" \
+    "$bench" updates --database-url "$database_url" --hosts "$hosts"
+done
+for hosts in 1 3; do
+  echo "== 8. create a job for $(thousands "$things") things and notify all of them on PostgreSQL, hosts: $hosts" >&2
+  measured "create a job for $(thousands "$things") things and notify all of them on PostgreSQL, hosts: $hosts" \
+    "$bench" notify --things "$things" --database-url "$database_url" --hosts "$hosts"
+done
+
 {
   echo
   echo "| benchmark | figure | limit measured in the same run | ratio |"
