@@ -2,9 +2,12 @@
 """Runs Spin's conformance suite (github.com/fermyon/conformance-tests) against
 `fleetjobs up`: one host per test, with local services on free ports (a TCP
 echo server, the suite's http-echo.py, redis-server, mosquitto with the
-suite's user/password); the responses are compared as the suite's own
-assertions do (status, body, headers: exact, nothing extra). There is no
-PostgreSQL service: the host has no `spin:postgres` yet.
+suite's user/password, and for the `postgres` test a throwaway PostgreSQL
+cluster of the machine's binaries (scripts/postgres.sh installs them) set up
+as the suite's docker image is: user postgres with password postgres,
+database spin_dev with the suite's postgres-init/*.sql, no TLS); the
+responses are compared as the suite's own assertions do (status, body,
+headers: exact, nothing extra).
 
 The suite is not in this repository (CI cannot fetch it). With a checkout in
 SUITE and the host built (`cargo build --release -p fleetjobs`):
@@ -108,6 +111,43 @@ for port in (redis_port, mqtt_port):
     assert wait_port(port), f"service on {port} did not start"
 
 
+def postgres():
+    """A PostgreSQL cluster of its own on a free port, as the suite's
+    postgres.Dockerfile sets it up; run as the `postgres` user when this
+    script runs as root (the server refuses root)."""
+    versions = sorted(os.listdir("/usr/lib/postgresql"), key=lambda v: [int(x) for x in v.split(".")])
+    bin_dir = f"/usr/lib/postgresql/{versions[-1]}/bin"
+    data = tempfile.mkdtemp(prefix="ct-postgres-")
+    atexit.register(lambda: shutil.rmtree(data, ignore_errors=True))
+    as_owner = {}
+    if os.geteuid() == 0:
+        shutil.chown(data, "postgres", "postgres")
+        as_owner = {"user": "postgres", "group": "postgres", "extra_groups": []}
+    with open(f"{data}/pwfile", "w") as f:
+        f.write("postgres\n")
+    os.chmod(f"{data}/pwfile", 0o644)
+    subprocess.run([f"{bin_dir}/initdb", "-D", f"{data}/db", "-U", "postgres", "--pwfile",
+                    f"{data}/pwfile", "--auth-local=trust", "--auth-host=scram-sha-256"],
+                   check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=data, **as_owner)
+    port = free_port()
+    procs.append(subprocess.Popen([f"{bin_dir}/postgres", "-D", f"{data}/db", "-p", str(port), "-k", data,
+                                   "-c", "listen_addresses=localhost", "-c", "ssl=off"],
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=data, **as_owner))
+    assert wait_port(port), "postgres did not start"
+    psql = ["psql", "-h", data, "-p", str(port), "-U", "postgres", "-v", "ON_ERROR_STOP=1", "-q"]
+    for _ in range(50):
+        if subprocess.run(psql + ["-c", "SELECT 1"], capture_output=True, cwd=data, **as_owner).returncode == 0:
+            break
+        time.sleep(0.2)
+    subprocess.run(psql + ["-c", "CREATE DATABASE spin_dev"], check=True, cwd=data, **as_owner)
+    init = f"{CT}/crates/test-environment/services/postgres-init"
+    for sql in sorted(os.listdir(init)):
+        with open(f"{init}/{sql}") as f:
+            subprocess.run(psql + ["-d", "spin_dev"], stdin=f, check=True, stdout=subprocess.DEVNULL, cwd=data,
+                           **as_owner)
+    return port
+
+
 def wasm_for(component):
     with open(f"{CT}/components/{component}/Cargo.toml") as f:
         name = re.search(r'^name\s*=\s*"([^"]+)"', f.read(), re.M).group(1)
@@ -158,6 +198,8 @@ def check(expected, status, headers, body):
 
 results = []
 tests = sorted(os.listdir(f"{CT}/tests"))
+if any(open(f"{CT}/tests/{t}/spin.toml").read().count("%{port=5432}") for t in tests if not ONLY or t in ONLY):
+    services[5432] = postgres()
 for test in tests:
     if ONLY and test not in ONLY:
         continue
