@@ -41,6 +41,8 @@ pub struct HostOptions {
     pub execution_deadline: Duration,
     /// Enables the admin endpoints that move time and run cron on demand.
     pub test_clock: bool,
+    /// Clients per PostgreSQL address (`spin:postgres`).
+    pub postgres_pool_size: usize,
     /// Application variables set by the host (e.g. `mqtt_url` of the managed
     /// broker) unless the environment sets them.
     pub host_variables: BTreeMap<String, String>,
@@ -160,7 +162,7 @@ impl App {
             key_value: KeyValueStores::open(&runtime)?,
             sqlite: SqliteDatabases::new(&runtime),
             mqtt: MqttPool::default(),
-            postgres: PostgresPools::default(),
+            postgres: PostgresPools::new(options.postgres_pool_size),
             mqtt_lanes: Arc::default(),
             clock: AppClock::default(),
             manifest,

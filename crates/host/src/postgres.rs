@@ -62,8 +62,8 @@ use crate::bindings::spin::postgres3_0_0::postgres as v3;
 use crate::bindings::spin::postgres4_0_0::postgres as v4;
 use crate::outbound::AllowedHosts;
 
-/// Clients per address (Spin's `CONNECTION_POOL_SIZE`).
-const POOL_SIZE: usize = 64;
+/// Clients per address by default (Spin's `CONNECTION_POOL_SIZE`).
+pub const POOL_SIZE: usize = 64;
 
 /// Addresses whose pools are kept (Spin's `CONNECTION_POOL_CACHE_CAPACITY`).
 const POOLS_KEPT: usize = 16;
@@ -92,12 +92,24 @@ enum Tls {
 }
 
 /// The pools, by connection string, most recently used last.
-#[derive(Default)]
 pub struct PostgresPools {
+    /// Clients per address: replicas sharing one server must stay within
+    /// its `max_connections` together.
+    pool_size: usize,
     pools: Mutex<VecDeque<(String, AddressPool)>>,
     /// The TLS client configuration, built on first use (reading the
     /// system's roots is file I/O).
     tls: OnceCell<MakeRustlsConnect>,
+}
+
+impl PostgresPools {
+    pub fn new(pool_size: usize) -> Self {
+        PostgresPools {
+            pool_size,
+            pools: Mutex::default(),
+            tls: OnceCell::new(),
+        }
+    }
 }
 
 #[derive(Clone)]
@@ -385,7 +397,7 @@ impl PostgresPools {
             },
         );
         let pool = Pool::builder(manager)
-            .max_size(POOL_SIZE)
+            .max_size(self.pool_size)
             .build()
             .map_err(|e| {
                 v4::Error::ConnectionFailed(format!("building the connection pool: {e}"))

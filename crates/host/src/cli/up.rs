@@ -36,6 +36,11 @@ pub(super) struct UpArgs {
     /// around it.
     #[arg(long, default_value_t = 75_000)]
     execution_deadline_ms: u64,
+    /// PostgreSQL connections per database address (Spin's 64); replicas
+    /// sharing a server must fit its max_connections together.
+    #[arg(long, default_value_t = crate::postgres::POOL_SIZE,
+          value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
+    postgres_pool_size: usize,
     /// Expose /.well-known/fleetjobs/ to move the clock and run cron now; cron
     /// then runs only on demand (tests only).
     #[arg(long)]
@@ -134,6 +139,7 @@ async fn load_app(
         runtime_config_file: args.runtime_config_file.clone(),
         execution_deadline: Duration::from_millis(args.execution_deadline_ms),
         test_clock: args.test_clock,
+        postgres_pool_size: args.postgres_pool_size,
         host_variables,
     };
     let manifest_path = args.manifest.clone();
