@@ -209,10 +209,7 @@ async fn admin(app: &Arc<App>, path: &str, query: Option<&str>) -> HostResponse 
                     "statementsRun": load(&sqlite.run),
                     "checkpoints": load(&sqlite.checkpoints),
                 },
-                "mqttTrigger": {
-                    "lanes": app.mqtt_lanes.live(),
-                    "messagesInHost": app.mqtt_lanes.in_host(),
-                },
+                "mqttTrigger": app.mqtt_lanes.metrics(),
             });
             text(StatusCode::OK, metrics.to_string())
         }

@@ -555,25 +555,49 @@ async fn host_with_broker(
         .await
         .unwrap();
     let login = broker.service_account().clone();
-    let host = tokio::task::spawn_blocking({
-        let url = broker.url();
-        let login = login.clone();
-        move || {
-            let mut all = vec!["--mqtt-url", url.as_str()];
-            all.extend_from_slice(args);
-            Host::start(
-                &app_manifest(),
-                &all,
-                &[
-                    ("SPIN_VARIABLE_MQTT_USERNAME", &login.username),
-                    ("SPIN_VARIABLE_MQTT_PASSWORD", &login.password),
-                ],
-            )
-        }
+    let host = broker_host(&broker, app_manifest(), args, &[]).await;
+    (broker, host, login)
+}
+
+/// A host of `manifest` logged in to `broker` (plus `args` and `env`).
+async fn broker_host(
+    broker: &fleetjobs::broker::ManagedBroker,
+    manifest: std::path::PathBuf,
+    args: &'static [&'static str],
+    env: &'static [(&'static str, &'static str)],
+) -> std::sync::Arc<Host> {
+    let login = broker.service_account().clone();
+    let url = broker.url();
+    let host = tokio::task::spawn_blocking(move || {
+        let mut all = vec!["--mqtt-url", url.as_str()];
+        all.extend_from_slice(args);
+        let mut vars = vec![
+            ("SPIN_VARIABLE_MQTT_USERNAME", login.username.as_str()),
+            ("SPIN_VARIABLE_MQTT_PASSWORD", login.password.as_str()),
+        ];
+        vars.extend_from_slice(env);
+        Host::start(&manifest, &all, &vars)
     })
     .await
     .unwrap();
-    (broker, std::sync::Arc::new(host), login)
+    std::sync::Arc::new(host)
+}
+
+/// A device client of `broker` with the service account's login, its
+/// event loop polled in the background.
+fn broker_client(broker: &fleetjobs::broker::ManagedBroker, id: &str) -> rumqttc::AsyncClient {
+    let login = broker.service_account();
+    let mut options = rumqttc::MqttOptions::new(id, "127.0.0.1", broker.port());
+    options.set_credentials(&login.username, &login.password);
+    let (client, mut events) = rumqttc::AsyncClient::new(options, 1000);
+    tokio::spawn(async move {
+        loop {
+            if events.poll().await.is_err() {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    });
+    client
 }
 
 /// What `mqtt-recorder` recorded for `topic`, oldest first.
@@ -812,6 +836,269 @@ async fn mqtt_trigger_lanes_are_retired_when_idle() {
     .await
     .unwrap();
     assert_eq!(list, expected, "one device's messages in order");
+    broker.stop().await;
+}
+
+/// An HTTP server that answers every request after `delay` and logs each
+/// request's path when it arrives: the slow part of a slow MQTT component.
+async fn slow_server(delay: Duration) -> (u16, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let paths = log.clone();
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut socket, _)) = listener.accept().await else {
+                continue;
+            };
+            let paths = paths.clone();
+            tokio::spawn(async move {
+                let mut request = Vec::new();
+                let mut buffer = [0u8; 1024];
+                while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match socket.read(&mut buffer).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => request.extend_from_slice(&buffer[..n]),
+                    }
+                }
+                let text = String::from_utf8_lossy(&request);
+                let path = text.split(' ').nth(1).unwrap_or_default().to_owned();
+                paths.lock().unwrap().push(path);
+                tokio::time::sleep(delay).await;
+                let _ = socket
+                    .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
+                    .await;
+            });
+        }
+    });
+    (port, log)
+}
+
+/// More messages than the host may hold, for a slow component: the host
+/// holds at most its limit (the broker stops sending while acknowledgements
+/// are withheld), its connection stays up through the keep-alive while the
+/// window is closed (a clean session would lose what the broker held), and
+/// every message arrives once, in order per thing.
+#[tokio::test(flavor = "multi_thread")]
+async fn mqtt_trigger_holds_a_flood_within_its_bound_and_loses_nothing() {
+    const LIMIT: usize = 300;
+    let broker_state = tempfile::tempdir().unwrap();
+    let broker = fleetjobs::broker::ManagedBroker::start(broker_state.path(), free_port(), &[])
+        .await
+        .unwrap();
+    let host = broker_host(
+        &broker,
+        app_manifest(),
+        &["--test-clock"],
+        &[("FLEETJOBS_MQTT_QUEUE_LIMIT", "300")],
+    )
+    .await;
+    // 100 ms a message, 20 things of 60 messages each: a thing's lane takes
+    // six seconds, longer than the connection's 5 s keep-alive.
+    let (port, paths) = slow_server(Duration::from_millis(100)).await;
+    let device = broker_client(&broker, "conformance-flood");
+    let (things, each) = (20, 60);
+    assert!(things * each > 3 * LIMIT);
+    for i in 0..each {
+        for thing in 0..things {
+            device
+                .publish(
+                    format!("conformance/flood{thing}/events/slow"),
+                    rumqttc::QoS::AtLeastOnce,
+                    false,
+                    format!("fetch http://127.0.0.1:{port}/flood{thing}/{i}"),
+                )
+                .await
+                .unwrap();
+        }
+    }
+    let trigger = |host: &Host| host.json("/.well-known/fleetjobs/metrics")["mqttTrigger"].clone();
+    let done = tokio::task::spawn_blocking({
+        let host = host.clone();
+        let paths = paths.clone();
+        move || {
+            eventually_within(
+                Duration::from_secs(180),
+                "every message to be handled",
+                || {
+                    let now = trigger(&host);
+                    let arrived = paths.lock().unwrap().len();
+                    (arrived >= things * each && now["messagesInHost"] == 0).then_some(now)
+                },
+            )
+        }
+    })
+    .await
+    .unwrap();
+    eprintln!("mqttTrigger after the flood: {done}");
+    let high_water = done["queueHighWater"].as_u64().unwrap() as usize;
+    assert_eq!(done["queueLimit"], LIMIT);
+    assert!(high_water <= LIMIT, "the host held {high_water} > {LIMIT}");
+    assert!(
+        high_water >= LIMIT * 2 / 3 && done["pauses"].as_u64().unwrap() > 0,
+        "the flood never filled the host ({high_water}): the bound was not exercised"
+    );
+    let paths = paths.lock().unwrap().clone();
+    assert_eq!(paths.len(), things * each, "a message handled twice");
+    for thing in 0..things {
+        let prefix = format!("/flood{thing}/");
+        let seen: Vec<String> = paths
+            .iter()
+            .filter_map(|p| p.strip_prefix(&prefix).map(str::to_owned))
+            .collect();
+        let expected: Vec<String> = (0..each).map(|i| i.to_string()).collect();
+        assert_eq!(seen, expected, "thing {thing}: lost or out of order");
+    }
+    broker.stop().await;
+}
+
+/// Two hosts subscribed to one shared subscription
+/// (`$share/{group}/{filter}`) split the messages: each is handled exactly
+/// once, by one of them, and both take part. (mosquitto shares only topics
+/// that do not start with `$`.)
+#[tokio::test(flavor = "multi_thread")]
+async fn mqtt_trigger_shared_subscription_splits_messages_between_hosts() {
+    let broker_state = tempfile::tempdir().unwrap();
+    let broker = fleetjobs::broker::ManagedBroker::start(
+        broker_state.path(),
+        free_port(),
+        &["$share".to_owned()],
+    )
+    .await
+    .unwrap();
+    let app = tempfile::tempdir().unwrap();
+    let wasm = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../tests/components/target/wasm32-wasip2/release");
+    let manifest = app.path().join("spin.toml");
+    std::fs::write(
+        &manifest,
+        format!(
+            r#"spin_manifest_version = 2
+[application]
+name = "shared"
+[application.trigger.mqtt]
+address = "{{{{ mqtt_url }}}}"
+username = "{{{{ mqtt_username }}}}"
+password = "{{{{ mqtt_password }}}}"
+keep_alive_interval = "5"
+[variables]
+mqtt_url = {{ default = "mqtt://127.0.0.1:1883" }}
+mqtt_username = {{ default = "" }}
+mqtt_password = {{ default = "" }}
+[[trigger.http]]
+route = "/cron-kv"
+component = "kv"
+[[trigger.mqtt]]
+component = "mqtt-recorder"
+topic = "$share/replicas/shared/+/events/#"
+qos = "1"
+[component.kv]
+source = "{wasm}/kv.wasm"
+key_value_stores = ["default"]
+[component.mqtt-recorder]
+source = "{wasm}/mqtt_recorder.wasm"
+key_value_stores = ["default"]
+"#,
+            wasm = wasm.display()
+        ),
+    )
+    .unwrap();
+    let first = broker_host(&broker, manifest.clone(), &["--test-clock"], &[]).await;
+    let second = broker_host(&broker, manifest, &["--test-clock"], &[]).await;
+    let device = broker_client(&broker, "conformance-shared");
+    let (things, each) = (10, 20);
+    // Both hosts' subscriptions are in place once a probe reaches each.
+    for host in [&first, &second] {
+        let host = host.clone();
+        let probe = tokio::spawn({
+            let device = device.clone();
+            async move {
+                for i in 0.. {
+                    let _ = device
+                        .publish(
+                            format!("shared/probe{i}/events/x"),
+                            rumqttc::QoS::AtLeastOnce,
+                            false,
+                            "probe",
+                        )
+                        .await;
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+            }
+        });
+        tokio::task::spawn_blocking(move || {
+            eventually("a probe to reach the host", || {
+                (host.json("/.well-known/fleetjobs/metrics")["mqttTrigger"]["queueHighWater"]
+                    .as_u64()
+                    .unwrap_or(0)
+                    > 0)
+                .then_some(())
+            })
+        })
+        .await
+        .unwrap();
+        probe.abort();
+    }
+    for i in 0..each {
+        for thing in 0..things {
+            device
+                .publish(
+                    format!("shared/t{thing}/events/x"),
+                    rumqttc::QoS::AtLeastOnce,
+                    false,
+                    i.to_string(),
+                )
+                .await
+                .unwrap();
+        }
+    }
+    let recorded_by = move |host: &Host| -> Vec<Vec<String>> {
+        (0..things)
+            .map(|thing| recorded(host, &format!("shared/t{thing}/events/x")))
+            .collect()
+    };
+    let (mine, theirs) = tokio::task::spawn_blocking({
+        let (first, second) = (first.clone(), second.clone());
+        move || {
+            eventually("every message to be handled by one host", || {
+                let (a, b) = (recorded_by(&first), recorded_by(&second));
+                let total: usize = a.iter().chain(&b).map(Vec::len).sum();
+                (total >= things * each).then_some((a, b))
+            })
+        }
+    })
+    .await
+    .unwrap();
+    let (count_a, count_b): (usize, usize) = (
+        mine.iter().map(Vec::len).sum(),
+        theirs.iter().map(Vec::len).sum(),
+    );
+    assert!(
+        count_a > 0 && count_b > 0,
+        "one host took everything: {count_a} / {count_b}"
+    );
+    for thing in 0..things {
+        let mut all: Vec<u32> = mine[thing]
+            .iter()
+            .chain(&theirs[thing])
+            .map(|payload| payload.parse().unwrap())
+            .collect();
+        all.sort_unstable();
+        assert_eq!(
+            all,
+            (0..each as u32).collect::<Vec<_>>(),
+            "thing {thing}: not exactly once"
+        );
+    }
+    // Nothing more arrives later (no message was handled twice).
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let later: usize = recorded_by(&first)
+        .iter()
+        .chain(&recorded_by(&second))
+        .map(Vec::len)
+        .sum();
+    assert_eq!(later, things * each);
     broker.stop().await;
 }
 
