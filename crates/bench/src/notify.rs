@@ -66,7 +66,7 @@ pub fn benchmark(args: &Args) -> String {
         Some(_) => format!(
             "{POSTGRES_BENCHMARK}: {} things, {} on one PostgreSQL and one mosquitto",
             thousands(args.things as f64),
-            args.store.hosts_text()
+            args.store.hosts_and_connections()
         ),
     }
 }
@@ -151,7 +151,7 @@ async fn run_on_postgres(args: &Args, server: String) -> Result<Row> {
         &args.host,
         &format!("notify-postgres-{hosts}"),
         &args.manifest,
-        hosts,
+        &args.store,
         &database,
         &["--execution-deadline-ms", &args.deadline_ms.to_string()],
         &[("SPIN_VARIABLE_SWEEP_EVERY_SECONDS", "1")],
@@ -167,7 +167,7 @@ async fn run_on_postgres(args: &Args, server: String) -> Result<Row> {
     let messages =
         mqtt::one_way_rate(host.mqtt_port, &service, ONE_WAY_MESSAGES, NOTICE_BYTES).await?;
 
-    eprintln!("notify: the job, {}", args.store.hosts_text());
+    eprintln!("notify: the job, {}", args.store.hosts_and_connections());
     let (created, seconds) =
         create_and_notify(host, &service, TOPIC_PREFIX, things, args.timeout).await?;
     let peaks = replicas

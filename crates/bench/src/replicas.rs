@@ -30,6 +30,12 @@ pub struct StoreArgs {
     /// Hosts sharing the PostgreSQL database and the first one's broker.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..))]
     pub hosts: u16,
+    /// PostgreSQL connections of all the hosts together, split evenly
+    /// (`fleetjobs up --postgres-pool-size`): the server's max_connections
+    /// (100 by default) also serves the bench's own connections and
+    /// whatever else uses the server.
+    #[arg(long, default_value_t = 60)]
+    pub postgres_connections: u16,
 }
 
 impl StoreArgs {
@@ -50,6 +56,22 @@ impl StoreArgs {
             n => format!("{n} hosts"),
         }
     }
+
+    /// Each host's `--postgres-pool-size`.
+    pub fn pool_size(&self) -> u16 {
+        (self.postgres_connections / self.hosts).max(1)
+    }
+
+    /// "1 host (60 PostgreSQL connections)" / "3 hosts (20 PostgreSQL
+    /// connections each)".
+    pub fn hosts_and_connections(&self) -> String {
+        let each = if self.hosts > 1 { " each" } else { "" };
+        format!(
+            "{} ({} PostgreSQL connections{each})",
+            self.hosts_text(),
+            self.pool_size()
+        )
+    }
 }
 
 /// The hosts of a row on PostgreSQL, stopped (the first, with its broker,
@@ -59,17 +81,20 @@ pub struct Replicas {
 }
 
 impl Replicas {
-    /// Starts `count` hosts on `database`, with `options` and `env` added to
-    /// each; their logs are `<name>-<i>.log`.
+    /// Starts `store.hosts` hosts on `database`, with `options` and `env`
+    /// added to each; their logs are `<name>-<i>.log`.
     pub async fn start(
         args: &HostArgs,
         name: &str,
         manifest: &Path,
-        count: u16,
+        store: &StoreArgs,
         database: &Database,
         options: &[&str],
         env: &[(&str, &str)],
     ) -> Result<Replicas> {
+        let pool_size = store.pool_size().to_string();
+        let mut options = options.to_vec();
+        options.extend(["--postgres-pool-size", &pool_size]);
         let database_url = database.components_url();
         let mut shared: Vec<(&str, &str)> = vec![
             ("SPIN_VARIABLE_API_TOKEN", API_TOKEN),
@@ -80,17 +105,16 @@ impl Replicas {
             ("SPIN_VARIABLE_COMMANDS_PREFIX", COMMANDS_PREFIX),
         ];
         shared.extend_from_slice(env);
-        let first = Host::start(args, &format!("{name}-1"), manifest, options, &shared).await?;
+        let first = Host::start(args, &format!("{name}-1"), manifest, &options, &shared).await?;
         let broker_url = format!("mqtt://127.0.0.1:{}", first.mqtt_port);
         let login = first.service_login()?;
         let mut replicas = Replicas { hosts: vec![first] };
-        let mut options = options.to_vec();
         options.extend(["--mqtt-url", &broker_url]);
         shared.extend([
             ("SPIN_VARIABLE_MQTT_USERNAME", login.username.as_str()),
             ("SPIN_VARIABLE_MQTT_PASSWORD", login.password.as_str()),
         ]);
-        for i in 2..=count {
+        for i in 2..=store.hosts {
             let log = format!("{name}-{i}");
             let host = Host::start(args, &log, manifest, &options, &shared).await?;
             replicas.hosts.push(host);

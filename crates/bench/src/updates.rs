@@ -58,7 +58,7 @@ pub fn benchmark(args: &Args) -> String {
         None => BENCHMARK.to_owned(),
         Some(_) => format!(
             "{POSTGRES_BENCHMARK}, {} on one PostgreSQL and one mosquitto, {} authenticated devices",
-            args.store.hosts_text(),
+            args.store.hosts_and_connections(),
             args.devices
         ),
     }
@@ -142,7 +142,7 @@ async fn run_on_postgres(args: &Args, server: String) -> Result<Row> {
         &args.host,
         &format!("updates-postgres-{hosts}"),
         &args.manifest,
-        hosts,
+        &args.store,
         &database,
         &[],
         &[],
@@ -176,7 +176,7 @@ async fn run_on_postgres(args: &Args, server: String) -> Result<Row> {
     eprintln!(
         "updates: {} devices through {}",
         args.devices,
-        args.store.hosts_text()
+        args.store.hosts_and_connections()
     );
     let devices = conversations(&things, logins, TOPIC_PREFIX);
     let stack = mqtt::closed_loop(host.mqtt_port, devices, update_request, window).await?;
