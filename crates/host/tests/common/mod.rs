@@ -148,6 +148,12 @@ impl Host {
         self.state.as_ref().expect("the host is running").path()
     }
 
+    /// SIGKILL: the host stops at once, whatever it was doing.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
     /// SIGTERM, then waits for the exit (killing it after 10 s).
     fn terminate(&mut self) -> Option<std::process::ExitStatus> {
         if let Ok(Some(status)) = self.child.try_wait() {
