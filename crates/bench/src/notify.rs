@@ -168,8 +168,10 @@ async fn run_on_postgres(args: &Args, server: String) -> Result<Row> {
         mqtt::one_way_rate(host.mqtt_port, &service, ONE_WAY_MESSAGES, NOTICE_BYTES).await?;
 
     eprintln!("notify: the job, {}", args.store.hosts_and_connections());
+    let cpu = replicas.cpu_seconds()?;
     let (created, seconds) =
         create_and_notify(host, &service, TOPIC_PREFIX, things, args.timeout).await?;
+    let shares = replicas.cpu_shares(&cpu)?;
     let peaks = replicas
         .hosts()
         .iter()
@@ -188,7 +190,7 @@ async fn run_on_postgres(args: &Args, server: String) -> Result<Row> {
     Ok(Row {
         benchmark: benchmark(args),
         figure: format!(
-            "{seconds:.1} s = {} things/s (the create request answered in {:.1} s; {peak})",
+            "{seconds:.1} s = {} things/s (the create request answered in {:.1} s; {peak}{shares})",
             thousands(rate),
             created.as_secs_f64()
         ),

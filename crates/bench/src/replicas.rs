@@ -130,6 +130,26 @@ impl Replicas {
     pub fn hosts(&self) -> &[Host] {
         &self.hosts
     }
+
+    /// Each host's CPU time so far, in seconds.
+    pub fn cpu_seconds(&self) -> Result<Vec<f64>> {
+        self.hosts.iter().map(Host::cpu_seconds).collect()
+    }
+
+    /// ", CPU per host 5.1, 4.8, 5.0 s" since `before` (from
+    /// [`Replicas::cpu_seconds`]): how the work was shared; empty for one host.
+    pub fn cpu_shares(&self, before: &[f64]) -> Result<String> {
+        if self.hosts.len() < 2 {
+            return Ok(String::new());
+        }
+        let spent: Vec<String> = self
+            .cpu_seconds()?
+            .iter()
+            .zip(before)
+            .map(|(after, before)| format!("{:.1}", after - before))
+            .collect();
+        Ok(format!(", CPU per host {} s", spent.join(", ")))
+    }
 }
 
 impl Drop for Replicas {

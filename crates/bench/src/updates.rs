@@ -179,7 +179,9 @@ async fn run_on_postgres(args: &Args, server: String) -> Result<Row> {
         args.store.hosts_and_connections()
     );
     let devices = conversations(&things, logins, TOPIC_PREFIX);
+    let cpu = replicas.cpu_seconds()?;
     let stack = mqtt::closed_loop(host.mqtt_port, devices, update_request, window).await?;
+    let shares = replicas.cpu_shares(&cpu)?;
     drop(replicas);
     drop(database);
 
@@ -191,7 +193,7 @@ async fn run_on_postgres(args: &Args, server: String) -> Result<Row> {
     Ok(Row {
         benchmark: benchmark(args),
         figure: format!(
-            "{} updates/s, {}{rejected}",
+            "{} updates/s, {}{rejected}{shares}",
             thousands(stack.per_second),
             stack.latency.summary()
         ),
