@@ -128,8 +128,9 @@ pub struct PgHandle {
     running: AtomicBool,
 }
 
-/// Clears [`PgHandle::running`] when the statement's future completes or
-/// is dropped.
+/// Marks the handle's statement as running until [`Running::done`]. A
+/// statement whose future is dropped before (its guest stopped) stays
+/// marked, so dropping the handle cancels it on the server.
 struct Running<'a>(&'a AtomicBool);
 
 impl<'a> Running<'a> {
@@ -137,10 +138,8 @@ impl<'a> Running<'a> {
         flag.store(true, Ordering::Relaxed);
         Running(flag)
     }
-}
 
-impl Drop for Running<'_> {
-    fn drop(&mut self) {
+    fn done(self) {
         self.0.store(false, Ordering::Relaxed);
     }
 }
@@ -162,11 +161,10 @@ impl PgHandle {
             .iter()
             .map(|p| p.as_ref() as &(dyn ToSql + Sync))
             .collect();
-        let _running = Running::start(&self.running);
-        self.client()
-            .execute(statement, &refs)
-            .await
-            .map_err(query_failed)
+        let running = Running::start(&self.running);
+        let result = self.client().execute(statement, &refs).await;
+        running.done();
+        result.map_err(query_failed)
     }
 
     async fn query(
@@ -175,7 +173,17 @@ impl PgHandle {
         params: &[v4::ParameterValue],
     ) -> Result<v4::RowSet, v4::Error> {
         let params = types::to_sql_all(params).map_err(v4::Error::BadParameter)?;
-        let _running = Running::start(&self.running);
+        let running = Running::start(&self.running);
+        let result = self.query_rows(statement, params).await;
+        running.done();
+        result
+    }
+
+    async fn query_rows(
+        &self,
+        statement: &str,
+        params: Vec<types::SqlParam>,
+    ) -> Result<v4::RowSet, v4::Error> {
         let rows = self
             .client()
             .query_raw(statement, params)
@@ -625,5 +633,89 @@ mod tests {
             .is_some_and(|m| m.contains("Unix sockets")));
         assert!(refused(&any, "postgres://[::1]:5432/x").is_none());
         assert!(refused(&any, "not a connection string").is_some());
+    }
+
+    /// The test database (scripts/postgres.sh makes sure it answers), TLS off.
+    fn database_url() -> String {
+        let url = std::env::var("FLEETJOBS_TEST_DATABASE_URL")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+        let separator = if url.contains('?') { '&' } else { '?' };
+        format!("{url}{separator}sslmode=disable")
+    }
+
+    async fn one(handle: &PgHandle, sql: &str) -> String {
+        let set = handle.query(sql, &[]).await.unwrap();
+        format!("{:?}", set.rows[0][0])
+    }
+
+    /// Waits until every client of the address is back in its pool.
+    async fn all_back(pools: &PostgresPools, address: &str) {
+        let pool = pools.pool(address, address.parse().unwrap()).await.unwrap();
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while pool.pool.status().available != pool.pool.status().size {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "a client never came back"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_client_comes_back_with_its_transaction_rolled_back_and_its_session_reset() {
+        let pools = PostgresPools::new(4);
+        let any = allowed(&["*://*:*"]);
+        let address = database_url();
+        let first = pools.open(&any, "c", &address).await.unwrap();
+        let pid = one(&first, "SELECT pg_backend_pid()").await;
+        for sql in [
+            "SET lock_timeout = '7s'",
+            "CREATE TEMP TABLE fleetjobs_reset_check (x int)",
+            "BEGIN",
+            "SET LOCAL statement_timeout = '9s'",
+        ] {
+            first.execute(sql, &[]).await.unwrap();
+        }
+        drop(first);
+        all_back(&pools, &address).await;
+        // The pool has one client: the same session, as new.
+        let again = pools.open(&any, "c", &address).await.unwrap();
+        assert_eq!(one(&again, "SELECT pg_backend_pid()").await, pid);
+        assert_eq!(
+            one(&again, "SHOW lock_timeout").await,
+            "DbValue::Str(\"0\")"
+        );
+        assert_eq!(
+            one(&again, "SELECT count(*) FROM pg_class WHERE relname = 'fleetjobs_reset_check' AND relpersistence = 't'").await,
+            "DbValue::Int64(0)"
+        );
+        // Not in a transaction any more: a new one starts.
+        again.execute("BEGIN", &[]).await.unwrap();
+        again.execute("ROLLBACK", &[]).await.unwrap();
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_statement_still_running_when_its_guest_goes_is_cancelled() {
+        let pools = PostgresPools::new(4);
+        let any = allowed(&["*://*:*"]);
+        let address = database_url();
+        let sleeper = pools.open(&any, "c", &address).await.unwrap();
+        let pid = one(&sleeper, "SELECT pg_backend_pid()").await;
+        sleeper.execute("BEGIN", &[]).await.unwrap();
+        // The guest is stopped while its statement runs (its future dropped).
+        let stopped = tokio::time::timeout(
+            Duration::from_millis(300),
+            sleeper.query("SELECT pg_sleep(600)", &[]),
+        )
+        .await;
+        assert!(stopped.is_err());
+        let started = std::time::Instant::now();
+        drop(sleeper);
+        all_back(&pools, &address).await;
+        // Back at once, and the same session: its reset did not wait behind
+        // the sleep (nor time out and close it).
+        assert!(started.elapsed() < Duration::from_secs(5));
+        let again = pools.open(&any, "c", &address).await.unwrap();
+        assert_eq!(one(&again, "SELECT pg_backend_pid()").await, pid);
     }
 }
