@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs what building and testing fleetjobs needs on a fresh Debian machine:
-# the wasm32-wasip2 Rust target, mosquitto, redis-server, Chromium and the
-# console's npm packages (for its build and its browser tests). Safe to run
-# again.
+# the wasm32-wasip2 Rust target, mosquitto, redis-server, Chromium, the
+# console's npm packages (for its build and its browser tests) and a running
+# PostgreSQL (scripts/postgres.sh). Safe to run again.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 
