@@ -158,20 +158,7 @@ impl Host {
 
     /// The host's CPU time so far (user + system), in seconds (Linux).
     pub fn cpu_seconds(&self) -> Result<f64> {
-        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id()))?;
-        // After the command name in parentheses: state is field 3, utime 14
-        // and stime 15, in USER_HZ (100 a second on Linux).
-        let fields: Vec<&str> = stat
-            .rsplit_once(')')
-            .map(|(_, rest)| rest.split_whitespace().collect())
-            .unwrap_or_default();
-        let ticks = |i: usize| -> Result<f64> {
-            Ok(fields
-                .get(i)
-                .and_then(|v| v.parse::<f64>().ok())
-                .ok_or("no CPU times in /proc/<pid>/stat")?)
-        };
-        Ok((ticks(11)? + ticks(12)?) / 100.0)
+        process_cpu_seconds(self.child.id())
     }
 
     pub fn state_dir(&self) -> &Path {
@@ -233,6 +220,24 @@ impl Drop for Host {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// A process' CPU time so far (user + system), in seconds (Linux).
+pub fn process_cpu_seconds(pid: u32) -> Result<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
+    // After the command name in parentheses: state is field 3, utime 14 and
+    // stime 15, in USER_HZ (100 a second on Linux).
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| rest.split_whitespace().collect())
+        .unwrap_or_default();
+    let ticks = |i: usize| -> Result<f64> {
+        Ok(fields
+            .get(i)
+            .and_then(|v| v.parse::<f64>().ok())
+            .ok_or("no CPU times in /proc/<pid>/stat")?)
+    };
+    Ok((ticks(11)? + ticks(12)?) / 100.0)
 }
 
 /// A port nothing listens on now.

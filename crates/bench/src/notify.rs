@@ -22,8 +22,8 @@ use serde_json::json;
 
 use crate::host::{Host, HostArgs, API_TOKEN};
 use crate::mqtt::Login;
-use crate::postgres::{self, Database};
-use crate::replicas::{Replicas, StoreArgs, TOPIC_PREFIX};
+use crate::postgres::{self, Database, ServerCpu};
+use crate::replicas::{cpu_costs, Replicas, StoreArgs, TOPIC_PREFIX};
 use crate::{mqtt, sqlite, thousands, Result, Row};
 
 pub const BENCHMARK: &str = "create a job for a thing group and notify every thing \
@@ -168,10 +168,14 @@ async fn run_on_postgres(args: &Args, server: String) -> Result<Row> {
         mqtt::one_way_rate(host.mqtt_port, &service, ONE_WAY_MESSAGES, NOTICE_BYTES).await?;
 
     eprintln!("notify: the job, {}", args.store.hosts_and_connections());
-    let cpu = replicas.cpu_seconds()?;
+    let (url, name) = (database.url.clone(), database.name.clone());
+    let server_cpu = tokio::task::spawn_blocking(move || ServerCpu::start(url, name)).await??;
+    let hosts_cpu = replicas.cpu_seconds()?;
     let (created, seconds) =
         create_and_notify(host, &service, TOPIC_PREFIX, things, args.timeout).await?;
-    let shares = replicas.cpu_shares(&cpu)?;
+    let hosts_cpu = replicas.cpu_since(&hosts_cpu)?;
+    let server_cpu = tokio::task::spawn_blocking(move || server_cpu.seconds()).await??;
+    let costs = cpu_costs("thing", things as f64, server_cpu, &hosts_cpu);
     let peaks = replicas
         .hosts()
         .iter()
@@ -190,7 +194,7 @@ async fn run_on_postgres(args: &Args, server: String) -> Result<Row> {
     Ok(Row {
         benchmark: benchmark(args),
         figure: format!(
-            "{seconds:.1} s = {} things/s (the create request answered in {:.1} s; {peak}{shares})",
+            "{seconds:.1} s = {} things/s (the create request answered in {:.1} s; {peak}{costs})",
             thousands(rate),
             created.as_secs_f64()
         ),

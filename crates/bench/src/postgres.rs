@@ -3,14 +3,17 @@
 //! `postgres` crate runs its own runtime: everything here is blocking, run
 //! it on a blocking thread (dropping a [`Database`] is safe anywhere).
 
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
 use fleetjobs_core::Timestamp;
 use fleetjobs_store::backend::postgres::PgSql;
+use fleetjobs_store::sql::RowExt;
 use fleetjobs_store::{params, Sql, Store, StoreOptions};
 
+use crate::host::process_cpu_seconds;
 use crate::Result;
 
 /// The default of `--database-url`, as the store's tests and
@@ -89,6 +92,57 @@ impl Drop for Database {
             eprintln!("could not drop the database {}", self.name);
         }
     }
+}
+
+/// The CPU time the server spent for one database: its backends' CPU
+/// (from /proc, so for a server on this machine) at a start, and later the
+/// difference. The hosts' pooled backends live as long as their host, so
+/// the difference is what the hosts' work cost the server, whatever else
+/// the server serves meanwhile.
+pub struct ServerCpu {
+    url: String,
+    name: String,
+    start: HashMap<i64, f64>,
+}
+
+impl ServerCpu {
+    /// For the database `name` at `url` ([`Database`]'s fields).
+    pub fn start(url: String, name: String) -> Result<ServerCpu> {
+        let start = backends_cpu(&url, &name)?;
+        Ok(ServerCpu { url, name, start })
+    }
+
+    /// Seconds since the start; None when no backend could be read (a
+    /// server on another machine).
+    pub fn seconds(&self) -> Result<Option<f64>> {
+        let now = backends_cpu(&self.url, &self.name)?;
+        if now.is_empty() {
+            return Ok(None);
+        }
+        Ok(Some(
+            now.iter()
+                .map(|(pid, cpu)| cpu - self.start.get(pid).unwrap_or(&0.0))
+                .sum(),
+        ))
+    }
+}
+
+/// The CPU seconds of each backend serving `name` (but this connection's),
+/// by process id; those /proc does not show are left out.
+fn backends_cpu(url: &str, name: &str) -> Result<HashMap<i64, f64>> {
+    let rows = PgSql::connect(url)?.query(
+        "SELECT pid FROM pg_stat_activity WHERE datname = CAST(?1 AS TEXT) \
+         AND pid <> pg_backend_pid()",
+        params![name],
+    )?;
+    let mut cpu = HashMap::new();
+    for row in rows {
+        let pid = row.int(0)?;
+        if let Ok(seconds) = process_cpu_seconds(pid as u32) {
+            cpu.insert(pid, seconds);
+        }
+    }
+    Ok(cpu)
 }
 
 /// `server_url` with its database replaced by `name` (options kept).
@@ -267,6 +321,12 @@ mod tests {
         let short = Duration::from_millis(200);
         assert!(single_commit_rate(&database.url, 100, 4, short, short).unwrap() > 0.0);
         assert!(bulk_insert_rate(&database.url, 100).unwrap() > 0.0);
+        let cpu = ServerCpu::start(database.url.clone(), database.name.clone()).unwrap();
+        let busy = PgSql::connect(&database.url).unwrap();
+        busy.execute("SELECT count(*) FROM generate_series(1, 3000000)", &[])
+            .unwrap();
+        assert!(cpu.seconds().unwrap().unwrap() > 0.0);
+        drop(busy);
         let name = database.name.clone();
         drop(database);
         let left = PgSql::connect(&server)

@@ -136,20 +136,39 @@ impl Replicas {
         self.hosts.iter().map(Host::cpu_seconds).collect()
     }
 
-    /// ", CPU per host 5.1, 4.8, 5.0 s" since `before` (from
-    /// [`Replicas::cpu_seconds`]): how the work was shared; empty for one host.
-    pub fn cpu_shares(&self, before: &[f64]) -> Result<String> {
-        if self.hosts.len() < 2 {
-            return Ok(String::new());
-        }
-        let spent: Vec<String> = self
+    /// Each host's CPU seconds since `before` (from [`Replicas::cpu_seconds`]).
+    pub fn cpu_since(&self, before: &[f64]) -> Result<Vec<f64>> {
+        Ok(self
             .cpu_seconds()?
             .iter()
             .zip(before)
-            .map(|(after, before)| format!("{:.1}", after - before))
-            .collect();
-        Ok(format!(", CPU per host {} s", spent.join(", ")))
+            .map(|(after, before)| after - before)
+            .collect())
     }
+}
+
+/// What one `unit` cost in CPU: "; CPU per update: PostgreSQL 2.50 ms, the
+/// hosts 1.20 ms (each host's CPU 5.0, 4.9, 5.1 s)", from the seconds the
+/// server's backends (None: not known) and each host spent on `units` units.
+pub fn cpu_costs(unit: &str, units: f64, server: Option<f64>, hosts: &[f64]) -> String {
+    let per_unit = |seconds: f64| format!("{:.2} ms", seconds * 1000.0 / units);
+    let mut text = format!("; CPU per {unit}:");
+    if let Some(server) = server {
+        text += &format!(" PostgreSQL {},", per_unit(server));
+    }
+    let total: f64 = hosts.iter().sum();
+    match hosts {
+        [_] => text += &format!(" the host {}", per_unit(total)),
+        _ => {
+            let each: Vec<String> = hosts.iter().map(|s| format!("{s:.1}")).collect();
+            text += &format!(
+                " the hosts {} (each host's CPU {} s)",
+                per_unit(total),
+                each.join(", ")
+            );
+        }
+    }
+    text
 }
 
 impl Drop for Replicas {

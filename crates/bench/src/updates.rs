@@ -17,8 +17,8 @@ use serde_json::json;
 
 use crate::host::{Host, HostArgs, API_TOKEN};
 use crate::mqtt::{self, Conversation, Login, Window};
-use crate::postgres::{self, Database, COMMIT_CONNECTIONS, COMMIT_ROWS};
-use crate::replicas::{Replicas, StoreArgs, TOPIC_PREFIX};
+use crate::postgres::{self, Database, ServerCpu, COMMIT_CONNECTIONS, COMMIT_ROWS};
+use crate::replicas::{cpu_costs, Replicas, StoreArgs, TOPIC_PREFIX};
 use crate::{sqlite, thousands, Result, Row};
 
 pub const BENCHMARK: &str = "device status updates through the whole stack \
@@ -179,9 +179,12 @@ async fn run_on_postgres(args: &Args, server: String) -> Result<Row> {
         args.store.hosts_and_connections()
     );
     let devices = conversations(&things, logins, TOPIC_PREFIX);
-    let cpu = replicas.cpu_seconds()?;
+    let (url, name) = (database.url.clone(), database.name.clone());
+    let server_cpu = tokio::task::spawn_blocking(move || ServerCpu::start(url, name)).await??;
+    let hosts_cpu = replicas.cpu_seconds()?;
     let stack = mqtt::closed_loop(host.mqtt_port, devices, update_request, window).await?;
-    let shares = replicas.cpu_shares(&cpu)?;
+    let hosts_cpu = replicas.cpu_since(&hosts_cpu)?;
+    let server_cpu = tokio::task::spawn_blocking(move || server_cpu.seconds()).await??;
     drop(replicas);
     drop(database);
 
@@ -190,10 +193,14 @@ async fn run_on_postgres(args: &Args, server: String) -> Result<Row> {
         0 => String::new(),
         n => format!(", {n} rejected"),
     };
+    // The CPU was spent over the whole loop, warm-up included, at about the
+    // rate counted.
+    let updates = stack.per_second * (window.warmup + window.measure).as_secs_f64();
+    let costs = cpu_costs("update", updates, server_cpu, &hosts_cpu);
     Ok(Row {
         benchmark: benchmark(args),
         figure: format!(
-            "{} updates/s, {}{rejected}{shares}",
+            "{} updates/s, {}{rejected}{costs}",
             thousands(stack.per_second),
             stack.latency.summary()
         ),
