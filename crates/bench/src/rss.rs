@@ -52,6 +52,7 @@ pub async fn run(args: Args) -> Result<Row> {
     let quiet = Duration::from_secs(args.timeout);
     wait_quiet(&host, quiet).await?;
     let (start, _) = host.memory_mb()?;
+    let at_start = breakdown(&host)?;
     let mut seen = 0;
     let mut after = Vec::new();
     for devices in [10_000, 100_000] {
@@ -66,6 +67,20 @@ pub async fn run(args: Args) -> Result<Row> {
     }
     wait_quiet(&host, quiet).await?;
     let (quiet_mb, peak_mb) = host.memory_mb()?;
+    let once_quiet = breakdown(&host)?;
+    eprintln!("rss: resident MB by kind of mapping, at start -> once quiet:");
+    let mut kinds: Vec<&String> = at_start.keys().chain(once_quiet.keys()).collect();
+    kinds.sort();
+    kinds.dedup();
+    for kind in kinds {
+        let (before, after) = (
+            at_start.get(kind).copied().unwrap_or(0.0),
+            once_quiet.get(kind).copied().unwrap_or(0.0),
+        );
+        if before.max(after) >= 0.5 {
+            eprintln!("rss:   {kind:<40} {before:7.1} -> {after:7.1}");
+        }
+    }
     Ok(Row {
         benchmark: BENCHMARK.to_owned(),
         figure: format!(
@@ -103,4 +118,39 @@ async fn wait_quiet(host: &Host, timeout: Duration) -> Result<()> {
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+}
+
+/// The host's resident memory in MB by kind of mapping (from
+/// `/proc/<pid>/smaps`): mimalloc's arenas, wasmtime's pooled
+/// instance slots (large anonymous reservations), memory images (memfd),
+/// and each mapped file (the binary, compiled components, databases).
+fn breakdown(host: &Host) -> Result<std::collections::BTreeMap<String, f64>> {
+    let smaps = std::fs::read_to_string(format!("/proc/{}/smaps", host.pid()))?;
+    let mut by_kind = std::collections::BTreeMap::new();
+    let mut kind = String::new();
+    for line in smaps.lines() {
+        let mut fields = line.split_whitespace();
+        let first = fields.next().unwrap_or_default();
+        if first.contains('-') && first.chars().all(|c| c.is_ascii_hexdigit() || c == '-') {
+            let (low, high) = first.split_once('-').unwrap_or_default();
+            let size = u64::from_str_radix(high, 16)
+                .unwrap_or(0)
+                .saturating_sub(u64::from_str_radix(low, 16).unwrap_or(0));
+            let name = fields.nth(4).unwrap_or_default();
+            kind = match name {
+                "" if size > 64 << 30 => "anonymous, > 64 GiB (wasmtime's pool)".to_owned(),
+                "" if size >= 1 << 30 => format!("anonymous, {} GiB (mimalloc arenas)", size >> 30),
+                "" => "anonymous, < 1 GiB (glibc heaps, stacks)".to_owned(),
+                name if name.starts_with("/memfd:") => format!("memfd {name}"),
+                name => match name.rsplit_once('.') {
+                    Some((_, ext)) if ext.len() <= 6 => format!("file *.{ext}"),
+                    _ => format!("file {name}"),
+                },
+            };
+        } else if first == "Rss:" {
+            let kb: f64 = fields.next().and_then(|v| v.parse().ok()).unwrap_or(0.0);
+            *by_kind.entry(kind.clone()).or_insert(0.0) += kb / 1024.0;
+        }
+    }
+    Ok(by_kind)
 }
