@@ -427,7 +427,9 @@ impl Subscription {
             if !self.lanes.has_room() {
                 self.lanes.pauses.fetch_add(1, Ordering::SeqCst);
                 loop {
-                    let ping_due = last_ping + keep_alive;
+                    // Just after rumqttc's own timer, so that the ping is
+                    // due when the loop is polled.
+                    let ping_due = last_ping + keep_alive + Duration::from_millis(20);
                     tokio::select! {
                         _ = self.lanes.room() => break,
                         _ = tokio::time::sleep_until(ping_due.into()) => {}
