@@ -105,46 +105,6 @@ fn replica(database: &Database, broker: &ManagedBroker) -> Host {
     )
 }
 
-/// Registers the fleet in one group, each call on the next host; returns
-/// every thing's device token.
-fn register(hosts: &[&Host], group: &str) -> BTreeMap<String, String> {
-    api_ok(
-        hosts[0],
-        "POST",
-        "/api/v1/thing-groups",
-        json!({"thingGroupName": group}),
-        201,
-    );
-    let names: Vec<String> = (0..DEVICES).map(|i| format!("{group}-{i:05}")).collect();
-    let tokens = std::sync::Mutex::new(BTreeMap::new());
-    std::thread::scope(|scope| {
-        for (worker, chunk) in names.chunks(DEVICES.div_ceil(6)).enumerate() {
-            let (tokens, host) = (&tokens, hosts[worker % hosts.len()]);
-            scope.spawn(move || {
-                for name in chunk {
-                    let reply = api_ok(
-                        host,
-                        "POST",
-                        "/api/v1/things",
-                        json!({"thingName": name}),
-                        201,
-                    );
-                    let token = reply["deviceToken"].as_str().unwrap().to_owned();
-                    tokens.lock().unwrap().insert(name.clone(), token);
-                    api_ok(
-                        host,
-                        "PUT",
-                        &format!("/api/v1/thing-groups/{group}/things/{name}"),
-                        Value::Null,
-                        204,
-                    );
-                }
-            });
-        }
-    });
-    tokens.into_inner().unwrap()
-}
-
 fn counter(job: &Value, name: &str) -> u64 {
     job["jobProcessDetails"][name].as_u64().unwrap_or(0)
 }
@@ -163,13 +123,10 @@ fn three_hosts_share_one_fleet_and_lose_nothing_when_one_is_killed() {
     let database = Database::create();
     let mut hosts: Vec<Host> = (0..3).map(|_| replica(&database, &broker)).collect();
 
-    let tokens = register(&hosts.iter().collect::<Vec<_>>(), "scale");
-    let mut config = FleetConfig::new(
-        &broker.url(),
-        TOPIC_PREFIX,
-        tokens.keys().cloned().collect(),
-    );
-    config.tokens = tokens;
+    // Registered through all three.
+    let things = create_fleet_on(&hosts.iter().collect::<Vec<_>>(), "scale", DEVICES);
+    let mut config = FleetConfig::new(&broker.url(), TOPIC_PREFIX, things.clone());
+    config.tokens = hosts[0].device_tokens(&things);
     config.mix = vec![(Behaviour::Fail, 0.05), (Behaviour::Hang, 0.01)];
     config.progress_steps = PROGRESS_STEPS;
     config.step_delay = Duration::from_millis(20);

@@ -60,19 +60,27 @@ pub fn create_thing(host: &Host, name: &str) -> String {
 /// Registers `count` things named `{prefix}{i:05}` (on a few connections at
 /// once) in a new group named `prefix`; returns their names.
 pub fn create_fleet(host: &Host, prefix: &str, count: usize) -> Vec<String> {
+    create_fleet_on(&[host], prefix, count)
+}
+
+/// [`create_fleet`] with the calls spread over `hosts` (replicas of one
+/// fleet); the first host keeps every device token.
+pub fn create_fleet_on(hosts: &[&Host], prefix: &str, count: usize) -> Vec<String> {
     let names: Vec<String> = (0..count).map(|i| format!("{prefix}{i:05}")).collect();
     api_ok(
-        host,
+        hosts[0],
         "POST",
         "/api/v1/thing-groups",
         json!({"thingGroupName": prefix}),
         201,
     );
     std::thread::scope(|scope| {
-        for chunk in names.chunks(count.div_ceil(4).max(1)) {
+        let chunks = names.chunks(count.div_ceil(4 * hosts.len()).max(1));
+        for (host, chunk) in hosts.iter().cycle().zip(chunks) {
             scope.spawn(move || {
                 for name in chunk {
-                    create_thing(host, name);
+                    let token = create_thing(host, name);
+                    hosts[0].keep_device_token(name, &token);
                     api_ok(
                         host,
                         "PUT",
