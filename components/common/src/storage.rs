@@ -45,5 +45,12 @@ fn open_database() -> Result<SpinSql, ApiError> {
             "the variable database_url is neither empty (SQLite) nor a postgres:// URL".into(),
         )));
     };
-    opened.map_err(|e| ApiError::from(fleetjobs_store::Error::Unavailable(e.message)))
+    opened.map_err(|e| {
+        // The driver's text can name hosts and accounts: the log has it,
+        // the caller only learns that the database did not answer.
+        eprintln!("opening the database: {}", e.message);
+        ApiError::from(fleetjobs_store::Error::Unavailable(
+            "the database does not answer".into(),
+        ))
+    })
 }
