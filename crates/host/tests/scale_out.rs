@@ -240,3 +240,25 @@ fn three_hosts_share_one_fleet_and_lose_nothing_when_one_is_killed() {
     drop(hosts);
     runtime.block_on(broker.stop());
 }
+
+#[test]
+fn a_database_that_does_not_answer_is_a_503_that_names_nothing_inside() {
+    let port = free_port().to_string();
+    let host = fleetjobs(
+        &[],
+        &[
+            (
+                "SPIN_VARIABLE_DATABASE_URL",
+                &format!("postgres://fleetjobs:s3cret@127.0.0.1:{port}/fleet?sslmode=disable"),
+            ),
+            ("SPIN_VARIABLE_DATABASE_HOST", &format!("127.0.0.1:{port}")),
+        ],
+    );
+    let (status, reply) = api(&host, "GET", "/api/v1/jobs", &Value::Null);
+    assert_eq!(status, 503, "{reply}");
+    assert_eq!(reply["error"]["code"], "ServiceUnavailable", "{reply}");
+    let text = reply.to_string();
+    for secret in ["127.0.0.1", &port, "fleetjobs", "s3cret", "refused"] {
+        assert!(!text.contains(secret), "{secret} in {text}");
+    }
+}
