@@ -2,6 +2,9 @@
 //! start, after one request (`…/jobs/get`) from each of 10,000 and then
 //! 100,000 more distinct devices, and after they went quiet (the MQTT
 //! trigger's lanes retired). Goal: back within 50 MB of the start.
+//! It also prints (stderr) the host's resident memory by kind of mapping at
+//! start and once quiet: allocator arenas, glibc heaps and stacks, wasmtime's
+//! pool, mapped files.
 
 use std::time::{Duration, Instant};
 
