@@ -113,6 +113,7 @@ async fn wait_quiet(host: &Host, timeout: Duration) -> Result<()> {
         let metrics: serde_json::Value = serde_json::from_slice(&body)?;
         let trigger = &metrics["mqttTrigger"];
         if status == 200 && trigger["lanes"] == 0 && trigger["messagesInHost"] == 0 {
+            eprintln!("rss: quiet; the MQTT trigger: {trigger}");
             tokio::time::sleep(SETTLE).await;
             return Ok(());
         }

@@ -96,8 +96,8 @@ const PING_HEADROOM: usize = 100;
 /// Bounds: at most [`MAX_RUNNING`] instances run at once, and at most
 /// `limit` messages are in the host (queued or running). The connections
 /// stop reading while the host holds `limit - headroom` (`paused`) and read
-/// again once it is below; what they read while paused (only around their
-/// keep-alive pings) fits in the headroom. A QoS 0 message beyond the limit
+/// again once it is a tenth below that; what they read while paused (only
+/// around their keep-alive pings) fits in the headroom. A QoS 0 message beyond the limit
 /// is dropped (at most once allows it); a QoS 1/2 one is never dropped.
 pub struct Lanes {
     queues: std::sync::Mutex<HashMap<(String, String), VecDeque<Message>>>,
@@ -175,13 +175,20 @@ impl Lanes {
         self.in_host() < self.pause_at()
     }
 
-    /// Waits until [`Self::has_room`].
+    /// The number of messages below which paused connections read again: a
+    /// tenth under the pause, so that a full host does not pause and resume
+    /// for every message handled.
+    fn resume_at(&self) -> usize {
+        (self.pause_at() - self.pause_at() / 10).max(1)
+    }
+
+    /// Waits until a paused connection may read again.
     async fn room(&self) {
         loop {
             let notified = self.room.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
-            if self.has_room() {
+            if self.in_host() < self.resume_at() {
                 return;
             }
             notified.await;
@@ -215,8 +222,8 @@ impl Lanes {
     }
 
     fn count_out(&self) {
-        self.in_host.fetch_sub(1, Ordering::SeqCst);
-        if self.has_room() {
+        let now = self.in_host.fetch_sub(1, Ordering::SeqCst) - 1;
+        if now + 1 == self.resume_at() {
             self.room.notify_waiters();
         }
     }
@@ -636,5 +643,6 @@ mod tests {
         }
         assert!(lanes.has_room());
         assert_eq!(Lanes::with_limit(10_000).pause_at(), 9_900);
+        assert_eq!(Lanes::with_limit(10_000).resume_at(), 8_910);
     }
 }
