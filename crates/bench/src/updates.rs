@@ -80,20 +80,7 @@ pub async fn run(args: Args) -> Result<Row> {
     .await?;
     let (things, logins) = register_devices(&host, args.devices).await?;
 
-    eprintln!(
-        "updates: the broker's QoS1 request/reply limit, {} clients",
-        args.devices
-    );
-    // Authenticated too: the limit is measured with what the devices pay.
-    let service = host.service_login()?;
-    let broker = mqtt::request_reply_limit(
-        host.mqtt_port,
-        &service,
-        args.devices,
-        update_request,
-        window,
-    )
-    .await?;
+    let broker = broker_limit(&host, args.devices, window).await?;
 
     eprintln!("updates: SQLite's single-commit limit");
     let scratch = tempfile::tempdir()?;
@@ -151,19 +138,7 @@ async fn run_on_postgres(args: &Args, server: String) -> Result<Row> {
     let host = replicas.first();
     let (things, logins) = register_devices(host, args.devices).await?;
 
-    eprintln!(
-        "updates: the broker's QoS1 request/reply limit, {} clients",
-        args.devices
-    );
-    let service = host.service_login()?;
-    let broker = mqtt::request_reply_limit(
-        host.mqtt_port,
-        &service,
-        args.devices,
-        update_request,
-        window,
-    )
-    .await?;
+    let broker = broker_limit(host, args.devices, window).await?;
 
     eprintln!("updates: PostgreSQL's single-commit limit, {COMMIT_CONNECTIONS} connections");
     let url = database.url.clone();
@@ -223,6 +198,14 @@ fn window_of(args: &Args) -> Window {
         warmup: Duration::from_secs(args.warmup),
         measure: Duration::from_secs(args.seconds),
     }
+}
+
+/// The broker's QoS1 request/reply limit with `devices` clients, logged in
+/// too (the limit is measured with what the devices pay), the same payload.
+async fn broker_limit(host: &Host, devices: usize, window: Window) -> Result<mqtt::LoopReport> {
+    eprintln!("updates: the broker's QoS1 request/reply limit, {devices} clients");
+    let service = host.service_login()?;
+    mqtt::request_reply_limit(host.mqtt_port, &service, devices, update_request, window).await
 }
 
 /// Registers `devices` things (each device logs in with its thing name and

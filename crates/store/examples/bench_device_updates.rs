@@ -142,19 +142,10 @@ fn main() {
     let path = dir.path().join("bench.db");
     let sqlite = measure(threads, seconds, || NativeSql::open(&path).unwrap());
 
-    let url = std::env::var("FLEETJOBS_TEST_DATABASE_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
-    let schema = format!("bench_{}", std::process::id());
-    let admin = PgSql::connect(&url).expect("PostgreSQL answers (scripts/postgres.sh)");
-    admin
-        .execute(&format!("CREATE SCHEMA {schema}"), &[])
-        .unwrap();
-    let mut config: postgres::Config = url.parse().unwrap();
-    config.options(&format!("-c search_path={schema}"));
-    let postgres = measure(threads, seconds, || PgSql::connect_with(&config).unwrap());
-    admin
-        .execute(&format!("DROP SCHEMA {schema} CASCADE"), &[])
-        .unwrap();
+    let schema = common::PostgresSchema::create("bench");
+    let config = schema.config();
+    let postgres = measure(threads, seconds, || PgSql::connect_with(config).unwrap());
+    drop(schema);
 
     println!("device updates through the store, {threads} threads, {seconds} s each:");
     for (name, (updates, commits)) in [("SQLite", sqlite), ("PostgreSQL", postgres)] {

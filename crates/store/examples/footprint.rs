@@ -21,17 +21,9 @@ fn main() {
         .map(|n| n.parse().expect("the number of things"))
         .unwrap_or(100_000);
 
-    let url = std::env::var("FLEETJOBS_TEST_DATABASE_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
-    let schema = format!("footprint_{}", std::process::id());
-    let admin = PgSql::connect(&url).expect("PostgreSQL answers (scripts/postgres.sh)");
-    admin
-        .execute(&format!("CREATE SCHEMA {schema}"), &[])
-        .unwrap();
-    let mut config: postgres::Config = url.parse().unwrap();
-    config.options(&format!("-c search_path={schema}"));
+    let schema = common::PostgresSchema::create("footprint");
     let store = Store::new(
-        PgSql::connect_with(&config).unwrap(),
+        PgSql::connect_with(schema.config()).unwrap(),
         StoreOptions::default(),
     );
     fill(&store, things);
@@ -63,9 +55,8 @@ fn main() {
         "all tables",
         total as f64 / things as f64
     );
-    admin
-        .execute(&format!("DROP SCHEMA {schema} CASCADE"), &[])
-        .unwrap();
+    drop(store);
+    drop(schema);
 
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("footprint.db");

@@ -5,7 +5,8 @@
 
 use fleetjobs_core::Timestamp;
 use fleetjobs_store::backend::native::NativeSql;
-use fleetjobs_store::{Store, StoreOptions};
+use fleetjobs_store::backend::postgres::PgSql;
+use fleetjobs_store::{Sql, Store, StoreOptions};
 
 /// The benchmarks' "now".
 pub fn noon() -> Timestamp {
@@ -24,4 +25,45 @@ pub fn store_with_fleet(dir: &tempfile::TempDir, things: usize) -> Store<NativeS
         .register_group_of_things("fleet", &names, noon())
         .unwrap();
     store
+}
+
+/// A fresh schema `{prefix}_{pid}` on the PostgreSQL at
+/// `FLEETJOBS_TEST_DATABASE_URL` (default `postgres://postgres@127.0.0.1:5432/test`),
+/// dropped with everything in it when this goes.
+pub struct PostgresSchema {
+    admin: PgSql,
+    config: postgres::Config,
+    name: String,
+}
+
+impl PostgresSchema {
+    pub fn create(prefix: &str) -> Self {
+        let url = std::env::var("FLEETJOBS_TEST_DATABASE_URL")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
+        let name = format!("{prefix}_{}", std::process::id());
+        let admin = PgSql::connect(&url).expect("PostgreSQL answers (scripts/postgres.sh)");
+        admin
+            .execute(&format!("CREATE SCHEMA {name}"), &[])
+            .unwrap();
+        let mut config: postgres::Config = url.parse().unwrap();
+        config.options(&format!("-c search_path={name}"));
+        PostgresSchema {
+            admin,
+            config,
+            name,
+        }
+    }
+
+    /// What connects to the schema's tables (`PgSql::connect_with`).
+    pub fn config(&self) -> &postgres::Config {
+        &self.config
+    }
+}
+
+impl Drop for PostgresSchema {
+    fn drop(&mut self) {
+        let _ = self
+            .admin
+            .execute(&format!("DROP SCHEMA {} CASCADE", self.name), &[]);
+    }
 }
