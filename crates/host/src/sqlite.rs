@@ -10,6 +10,13 @@
 //!   connection is back in autocommit (COMMIT, ROLLBACK, or the end of a
 //!   single statement). SQLite's sleeping busy handler is only a fallback for
 //!   other processes sharing the file;
+//! - a write transaction begun in autocommit (`BEGIN IMMEDIATE` /
+//!   `EXCLUSIVE`) runs on the writer's own connection, which comes with the
+//!   slot: SQLite empties a connection's page cache whenever another
+//!   connection has committed, so the pooled connections read every page
+//!   afresh (a `pread` each), while the writer's cache stays warm. Back in
+//!   autocommit the guest's statements run on its own connection again, and
+//!   `changes` / `last-insert-rowid` report the transaction's last write;
 //! - commits do not sync (WAL with `synchronous=NORMAL`) and do not
 //!   checkpoint: the pooled connections have automatic checkpoints off, and
 //!   a background thread checkpoints the WAL after every
@@ -45,6 +52,9 @@ const COMMITS_PER_CHECKPOINT: u64 = 1000;
 /// takes a negative number for KiB).
 const PAGE_CACHE_KIB: i64 = -512;
 
+/// The writer's page cache, in KiB: one per database, and it stays valid.
+const WRITER_CACHE_KIB: i64 = -16 * 1024;
+
 /// Prepared statements kept per connection (rusqlite's default of 16 is
 /// fewer than one application's statements: they would be parsed again and
 /// again).
@@ -72,10 +82,15 @@ pub struct SqliteStats {
 /// commits since the last checkpoint.
 struct Database {
     location: StoreLocation,
-    writer: Arc<Mutex<()>>,
+    writer: WriterSlot,
     idle: std::sync::Mutex<Vec<Pooled>>,
     commits: AtomicU64,
 }
+
+/// One writer at a time, and the connection write transactions run on
+/// (opened by the first; none for an in-memory database, where each guest
+/// connection is a database of its own).
+type WriterSlot = Arc<Mutex<Option<Pooled>>>;
 
 /// Idle connections kept per database file: open, in WAL mode, with their
 /// prepared statements cached.
@@ -85,6 +100,95 @@ const IDLE_CONNECTIONS: usize = 16;
 struct Pooled {
     conn: Connection,
     prepared: HashSet<String>,
+    /// A guest ran a statement that can leave state on the connection (a
+    /// temporary object, an attached database, a pragma): it is closed, not
+    /// lent to another guest.
+    guest_state: bool,
+}
+
+impl Pooled {
+    /// Prepares `sql` (from the cache after its first use) and says whether
+    /// it takes the write lock.
+    fn prepare(&mut self, sql: &str, stats: &SqliteStats) -> Result<bool, Failure> {
+        if !self.prepared.contains(sql) {
+            stats.prepared.fetch_add(1, Ordering::Relaxed);
+            if self.prepared.len() >= STATEMENT_CACHE {
+                self.prepared.clear();
+                self.conn.flush_prepared_statement_cache();
+            }
+            self.prepared.insert(sql.to_owned());
+        }
+        let statement = self
+            .conn
+            .prepare_cached(sql)
+            .map_err(|e| Failure::Io(e.to_string()))?;
+        Ok(takes_write_lock(&statement, sql))
+    }
+
+    /// Runs `sql` and notes whether it may have left guest state behind.
+    fn run(
+        &mut self,
+        sql: &str,
+        params: Vec<SqlValue>,
+    ) -> Result<(Vec<String>, Vec<Vec<SqlValue>>), Failure> {
+        self.guest_state |= may_leave_state(sql);
+        execute(&self.conn, sql, params)
+    }
+}
+
+/// What `changes` and `last-insert-rowid` report.
+#[derive(Clone, Copy, Default)]
+struct WriteCounts {
+    changes: u64,
+    last_insert_rowid: i64,
+}
+
+/// `changes` and `last-insert-rowid` as one connection would report them,
+/// while a guest's statements run on two (its own and, for a write
+/// transaction, the writer's), both pooled, with counts left by earlier
+/// guests. On each switch the connection's row id is set to the guest's and
+/// its counters are noted; after each statement the row id is taken, and the
+/// change count once the counters moved (so a write that changes no row,
+/// on a connection whose last count was 0 too, keeps the guest's earlier
+/// count: SQLite has no call to set it).
+#[derive(Default)]
+struct GuestCounts {
+    counts: WriteCounts,
+    /// The connection's `(changes(), total_changes())` as last seen.
+    seen: (u64, u64),
+}
+
+impl GuestCounts {
+    fn switch_to(&mut self, conn: &Connection) {
+        // SAFETY: the connection is open and only this guest's (lent, or
+        // the writer's while the slot is held); the call sets an integer.
+        unsafe {
+            rusqlite::ffi::sqlite3_set_last_insert_rowid(
+                conn.handle(),
+                self.counts.last_insert_rowid,
+            )
+        };
+        self.seen = (conn.changes(), conn.total_changes());
+    }
+
+    fn after_statement(&mut self, conn: &Connection) {
+        let seen = (conn.changes(), conn.total_changes());
+        if seen != self.seen {
+            self.counts.changes = seen.0;
+            self.seen = seen;
+        }
+        self.counts.last_insert_rowid = conn.last_insert_rowid();
+    }
+}
+
+/// Whether a statement can change its connection beyond the database file:
+/// `TEMP` / `TEMPORARY` objects (also `temp.name`), `ATTACH`, `PRAGMA`. By
+/// its words, so a false alarm (such a word in a string) only costs a
+/// connection.
+fn may_leave_state(sql: &str) -> bool {
+    const WORDS: [&str; 4] = ["TEMP", "TEMPORARY", "ATTACH", "PRAGMA"];
+    sql.split(|c: char| !c.is_ascii_alphanumeric() && c != '_')
+        .any(|word| WORDS.iter().any(|w| word.eq_ignore_ascii_case(w)))
 }
 
 /// What a guest's `connection` resource points at: a connection lent from
@@ -93,21 +197,30 @@ pub struct SqliteHandle {
     pooled: Option<Pooled>,
     /// The database file it was lent from; none for an in-memory database.
     database: Option<Arc<Database>>,
-    writer: Arc<Mutex<()>>,
+    writer: WriterSlot,
     /// The writer slot, while this connection writes.
-    writing: Option<OwnedMutexGuard<()>>,
+    writing: Option<OwnedMutexGuard<Option<Pooled>>>,
+    /// Whether the open transaction runs on the writer's connection.
+    on_writer: bool,
+    counts: GuestCounts,
     stats: Arc<SqliteStats>,
 }
 
 /// Whether a statement takes SQLite's write lock: it writes, or it begins an
 /// IMMEDIATE or EXCLUSIVE transaction (SQLite calls those read-only).
 fn takes_write_lock(statement: &rusqlite::Statement<'_>, sql: &str) -> bool {
-    if !statement.readonly() {
-        return true;
-    }
-    let mut words = sql.split_whitespace().map(str::to_ascii_uppercase);
-    words.next().as_deref() == Some("BEGIN")
-        && matches!(words.next().as_deref(), Some("IMMEDIATE" | "EXCLUSIVE"))
+    !statement.readonly() || begins_write_transaction(sql)
+}
+
+/// `BEGIN IMMEDIATE` or `BEGIN EXCLUSIVE`.
+fn begins_write_transaction(sql: &str) -> bool {
+    let mut words = sql.split_whitespace();
+    words
+        .next()
+        .is_some_and(|word| word.eq_ignore_ascii_case("BEGIN"))
+        && words.next().is_some_and(|word| {
+            word.eq_ignore_ascii_case("IMMEDIATE") || word.eq_ignore_ascii_case("EXCLUSIVE")
+        })
 }
 
 impl SqliteHandle {
@@ -119,49 +232,96 @@ impl SqliteHandle {
             .conn
     }
 
-    /// Prepares `sql` (from the cache after its first use) and says whether
-    /// it takes the write lock.
-    fn prepare(&mut self, sql: &str) -> Result<bool, Failure> {
-        let pooled = self
-            .pooled
+    fn own(&mut self) -> &mut Pooled {
+        self.pooled
             .as_mut()
-            .expect("held until the handle is dropped");
-        if !pooled.prepared.contains(sql) {
-            self.stats.prepared.fetch_add(1, Ordering::Relaxed);
-            if pooled.prepared.len() >= STATEMENT_CACHE {
-                pooled.prepared.clear();
-                pooled.conn.flush_prepared_statement_cache();
-            }
-            pooled.prepared.insert(sql.to_owned());
-        }
-        let statement = pooled
-            .conn
-            .prepare_cached(sql)
-            .map_err(|e| Failure::Io(e.to_string()))?;
-        Ok(takes_write_lock(&statement, sql))
+            .expect("held until the handle is dropped")
     }
 
-    /// Runs one statement, taking the writer slot first if it writes, and
-    /// giving it back once the connection is in autocommit again.
+    /// `changes()` and `last_insert_rowid()` as the guest sees them.
+    fn counts(&self) -> WriteCounts {
+        self.counts.counts
+    }
+
+    /// Runs one statement, taking the writer slot first if it writes (and
+    /// the writer's connection with it if it begins a write transaction),
+    /// and giving the slot back once the connection is in autocommit again.
     async fn run(
         &mut self,
         sql: &str,
         params: Vec<SqlValue>,
     ) -> Result<(Vec<String>, Vec<Vec<SqlValue>>), Failure> {
-        let writes = self.prepare(sql)?;
-        if writes && self.writing.is_none() {
-            let slot = tokio::time::timeout(BUSY_TIMEOUT, self.writer.clone().lock_owned())
-                .await
-                .map_err(|_| Failure::Io("database is locked".into()))?;
-            self.writing = Some(slot);
+        let stats = self.stats.clone();
+        // Outside a write, whether it takes the slot decides where it runs.
+        let prepared_on_own = self.writing.is_none();
+        if prepared_on_own && self.own().prepare(sql, &stats)? {
+            self.take_writer_slot(sql).await?;
         }
-        self.stats.run.fetch_add(1, Ordering::Relaxed);
-        let outcome = execute(self.conn(), sql, params);
-        if self.writing.is_some() && self.conn().is_autocommit() {
+        stats.run.fetch_add(1, Ordering::Relaxed);
+        let (outcome, autocommit) = if self.on_writer {
+            let writer = self
+                .writing
+                .as_mut()
+                .and_then(|slot| slot.as_mut())
+                .expect("taken with the slot");
+            let outcome = writer
+                .prepare(sql, &stats)
+                .and_then(|_| writer.run(sql, params));
+            self.counts.after_statement(&writer.conn);
+            let autocommit = writer.conn.is_autocommit();
+            if autocommit {
+                self.on_writer = false;
+                if writer.guest_state {
+                    // The next guest must not find this one's state.
+                    **self.writing.as_mut().expect("held") = None;
+                }
+                let own = &self
+                    .pooled
+                    .as_ref()
+                    .expect("held until the handle is dropped")
+                    .conn;
+                self.counts.switch_to(own);
+            }
+            (outcome, autocommit)
+        } else {
+            let own = self
+                .pooled
+                .as_mut()
+                .expect("held until the handle is dropped");
+            let outcome = match prepared_on_own {
+                true => own.run(sql, params),
+                false => own.prepare(sql, &stats).and_then(|_| own.run(sql, params)),
+            };
+            self.counts.after_statement(&own.conn);
+            (outcome, own.conn.is_autocommit())
+        };
+        if self.writing.is_some() && autocommit {
             self.writing = None;
             self.committed();
         }
         outcome
+    }
+
+    /// Waits for the writer slot. A write transaction begun in autocommit
+    /// runs on the writer's connection (opened here the first time).
+    async fn take_writer_slot(&mut self, sql: &str) -> Result<(), Failure> {
+        let mut slot = tokio::time::timeout(BUSY_TIMEOUT, self.writer.clone().lock_owned())
+            .await
+            .map_err(|_| Failure::Io("database is locked".into()))?;
+        let begins_transaction = begins_write_transaction(sql) && self.conn().is_autocommit();
+        if let (true, Some(database)) = (begins_transaction, &self.database) {
+            if let (None, StoreLocation::File(path)) = (&*slot, &database.location) {
+                let conn = tokio::task::block_in_place(|| open_pooled(path, WRITER_CACHE_KIB))
+                    .map_err(|e| Failure::Io(e.to_string()))?;
+                *slot = Some(new_pooled(conn));
+            }
+            if let Some(writer) = &*slot {
+                self.counts.switch_to(&writer.conn);
+                self.on_writer = true;
+            }
+        }
+        self.writing = Some(slot);
+        Ok(())
     }
 
     /// Counts a commit; every [`COMMITS_PER_CHECKPOINT`] a background thread
@@ -195,21 +355,23 @@ impl SqliteHandle {
 }
 
 impl Drop for SqliteHandle {
-    /// An unfinished transaction is rolled back before the connection goes
-    /// back to the pool and the slot is freed.
+    /// An unfinished transaction is rolled back before its connection goes
+    /// back to the pool (or stays the writer's) and the slot is freed.
     fn drop(&mut self) {
+        if let (true, Some(slot)) = (self.on_writer, self.writing.as_mut()) {
+            let rolled_back = slot
+                .as_ref()
+                .is_some_and(|writer| writer.conn.execute_batch("ROLLBACK").is_ok());
+            if !rolled_back || slot.as_ref().is_some_and(|writer| writer.guest_state) {
+                **slot = None;
+            }
+        }
         let Some(pooled) = self.pooled.take() else {
             return;
         };
-        let conn = &pooled.conn;
-        if !conn.is_autocommit() && conn.execute_batch("ROLLBACK").is_err() {
-            return;
-        }
-        // A guest's temporary tables must not reach the next guest.
-        let has_temp_objects = conn
-            .query_row("SELECT 1 FROM temp.sqlite_master LIMIT 1", [], |_| Ok(()))
-            .is_ok();
-        if has_temp_objects {
+        if pooled.guest_state
+            || !pooled.conn.is_autocommit() && pooled.conn.execute_batch("ROLLBACK").is_err()
+        {
             return;
         }
         if let Some(database) = &self.database {
@@ -237,7 +399,7 @@ impl SqliteDatabases {
                 .map(|(label, location)| {
                     let database = Database {
                         location: location.clone(),
-                        writer: Arc::default(),
+                        writer: WriterSlot::default(),
                         idle: Default::default(),
                         commits: AtomicU64::new(0),
                     };
@@ -260,7 +422,7 @@ impl SqliteDatabases {
         let io = |e: rusqlite::Error| Failure::Io(e.to_string());
         let (pooled, lent_from) = match &database.location {
             StoreLocation::InMemory => {
-                (new_pooled(Connection::open_in_memory().map_err(io)?)?, None)
+                (new_pooled(Connection::open_in_memory().map_err(io)?), None)
             }
             StoreLocation::File(path) => {
                 let idle = database
@@ -271,29 +433,36 @@ impl SqliteDatabases {
                 let pooled = match idle {
                     Some(pooled) => pooled,
                     None => {
-                        let conn = tokio::task::block_in_place(|| open_pooled(path)).map_err(io)?;
-                        new_pooled(conn)?
+                        let conn =
+                            tokio::task::block_in_place(|| open_pooled(path, PAGE_CACHE_KIB))
+                                .map_err(io)?;
+                        new_pooled(conn)
                     }
                 };
                 (pooled, Some(database.clone()))
             }
         };
+        let mut counts = GuestCounts::default();
+        counts.switch_to(&pooled.conn);
         Ok(SqliteHandle {
             pooled: Some(pooled),
             database: lent_from,
             writer: database.writer.clone(),
             writing: None,
+            on_writer: false,
+            counts,
             stats: self.stats.clone(),
         })
     }
 }
 
-fn new_pooled(conn: Connection) -> Result<Pooled, Failure> {
+fn new_pooled(conn: Connection) -> Pooled {
     conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
-    Ok(Pooled {
+    Pooled {
         conn,
         prepared: HashSet::new(),
-    })
+        guest_state: false,
+    }
 }
 
 fn open_file(path: &PathBuf) -> rusqlite::Result<Connection> {
@@ -307,13 +476,14 @@ fn open_file(path: &PathBuf) -> rusqlite::Result<Connection> {
     Ok(conn)
 }
 
-/// A connection for the pool: checkpoints are the background thread's, and
-/// its page cache is small (another connection's commit empties it anyway,
-/// and a pool of full caches would hold the memory of a burst for good).
-fn open_pooled(path: &PathBuf) -> rusqlite::Result<Connection> {
+/// A connection for the pool or the writer: checkpoints are the background
+/// thread's. A pooled connection's page cache is small (another
+/// connection's commit empties it anyway, and a pool of full caches would
+/// hold the memory of a burst for good); the writer's is larger.
+fn open_pooled(path: &PathBuf, cache_kib: i64) -> rusqlite::Result<Connection> {
     let conn = open_file(path)?;
     conn.pragma_update(None, "wal_autocheckpoint", 0)?;
-    conn.pragma_update(None, "cache_size", PAGE_CACHE_KIB)?;
+    conn.pragma_update(None, "cache_size", cache_kib)?;
     Ok(conn)
 }
 
@@ -444,10 +614,35 @@ mod v3 {
             &mut self,
             connection: Resource<SqliteHandle>,
         ) -> wasmtime::Result<i64> {
-            Ok(self.table.get(&connection)?.conn().last_insert_rowid())
+            Ok(self.table.get(&connection)?.counts().last_insert_rowid)
         },
         async fn changes(&mut self, connection: Resource<SqliteHandle>) -> wasmtime::Result<u64> {
-            Ok(self.table.get(&connection)?.conn().changes())
+            Ok(self.table.get(&connection)?.counts().changes)
         }
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn write_transactions_begin_immediate_or_exclusive() {
+        assert!(begins_write_transaction("BEGIN IMMEDIATE"));
+        assert!(begins_write_transaction("  begin\n exclusive TRANSACTION"));
+        assert!(!begins_write_transaction("BEGIN"));
+        assert!(!begins_write_transaction("BEGIN DEFERRED"));
+        assert!(!begins_write_transaction("SELECT 'BEGIN IMMEDIATE'"));
+    }
+
+    #[test]
+    fn statements_that_may_leave_state_on_a_connection() {
+        assert!(may_leave_state("CREATE TEMP TABLE t (n)"));
+        assert!(may_leave_state("create temporary view v as select 1"));
+        assert!(may_leave_state("CREATE TABLE temp.t (n)"));
+        assert!(may_leave_state("ATTACH DATABASE 'x.db' AS x"));
+        assert!(may_leave_state("pragma foreign_keys = on"));
+        assert!(!may_leave_state("SELECT temperature, temp_c FROM readings"));
+        assert!(!may_leave_state("INSERT INTO t (n) VALUES (1)"));
+    }
 }

@@ -303,6 +303,79 @@ fn sqlite_a_transaction_spans_calls_and_is_invisible_until_commit() {
     );
 }
 
+/// A write transaction runs on the database's writer connection (its page
+/// cache stays warm), which the guest cannot tell: `changes` and
+/// `last-insert-rowid` report its last write inside the transaction and
+/// after COMMIT, an autocommit write after it reports its own, and a
+/// temporary table made inside a transaction does not reach the next guest.
+#[test]
+fn sqlite_a_write_transaction_on_the_writer_connection_looks_like_the_guests_own() {
+    let host = Host::start(&app_manifest(), &[], &[]);
+    let results = sqlite(
+        &host,
+        "v3",
+        json!([
+            {"sql": "CREATE TABLE t (id INTEGER PRIMARY KEY, n INTEGER)", "params": []},
+            {"sql": "INSERT INTO t (n) VALUES (1), (2), (3)", "params": []},
+            {"sql": "BEGIN IMMEDIATE", "params": []},
+            {"sql": "UPDATE t SET n = n + 1 WHERE n >= 2", "params": []},
+            {"sql": "INSERT INTO t (n) VALUES (10)", "params": []},
+            {"sql": "COMMIT", "params": []},
+            {"sql": "SELECT COUNT(*) FROM t", "params": []},
+            {"sql": "UPDATE t SET n = 0", "params": []},
+        ]),
+    );
+    assert!(
+        results.iter().all(|r| r.get("error").is_none()),
+        "{results:?}"
+    );
+    let counts = |i: usize| {
+        (
+            results[i]["changes"].clone(),
+            results[i]["last_insert_rowid"].clone(),
+        )
+    };
+    assert_eq!(counts(1), (json!(3), json!(3)), "autocommit insert");
+    assert_eq!(counts(3), (json!(2), json!(3)), "update in the transaction");
+    assert_eq!(counts(4), (json!(1), json!(4)), "insert in the transaction");
+    assert_eq!(
+        counts(5),
+        (json!(1), json!(4)),
+        "after COMMIT: its last write"
+    );
+    assert_eq!(counts(6), (json!(1), json!(4)), "a read changes nothing");
+    assert_eq!(results[6]["rows"], json!([[4]]));
+    assert_eq!(
+        counts(7),
+        (json!(4), json!(4)),
+        "an autocommit write after it"
+    );
+
+    let temp = sqlite(
+        &host,
+        "v3",
+        json!([
+            {"sql": "BEGIN IMMEDIATE", "params": []},
+            {"sql": "CREATE TEMP TABLE mine (n)", "params": []},
+            {"sql": "INSERT INTO t (n) VALUES (5)", "params": []},
+            {"sql": "COMMIT", "params": []},
+        ]),
+    );
+    assert!(temp.iter().all(|r| r.get("error").is_none()), "{temp:?}");
+    let next = sqlite(
+        &host,
+        "v3",
+        json!([
+            {"sql": "BEGIN IMMEDIATE", "params": []},
+            {"sql": "SELECT COUNT(*) FROM temp.sqlite_master", "params": []},
+            {"sql": "SELECT COUNT(*) FROM t", "params": []},
+            {"sql": "COMMIT", "params": []},
+        ]),
+    );
+    assert_eq!(next[1]["rows"], json!([[0]]), "{next:?}");
+    assert_eq!(next[2]["rows"], json!([[5]]), "{next:?}");
+}
+
 /// Connections are pooled with their prepared statements: running the same
 /// statements again and again parses them once per pooled connection, not
 /// once per use (the host's metrics hook counts both).
