@@ -53,10 +53,15 @@ pub fn publish_outbox(store: &Store<SpinSql>, budget: PublishBudget) {
 
 /// Publishes what a device request's commit wrote: the lane of its thing
 /// (shared with a few others), within [`REQUEST_PUBLISH_BUDGET`], starting
-/// with `claimed` if the request leased the lane in its own transaction;
-/// other lanes are their own requests' and the sweeper's.
+/// with `claimed`, the lane as the request leased it in its own
+/// transaction; other lanes are their own requests' and the sweeper's.
+/// Nothing claimed: the lane was empty at the commit, or another publisher
+/// holds it (what it did not take, the sweeper sends within a second).
 pub fn publish_lane_of(store: &Store<SpinSql>, thing_name: &str, claimed: Option<LaneClaim>) {
-    let mut claimed = claimed;
+    let Some(claim) = claimed else {
+        return;
+    };
+    let mut claimed = Some(claim);
     publish_lanes(REQUEST_PUBLISH_BUDGET, |batch, publish| {
         match claimed.take() {
             Some(claim) => store.publish_claim(&claim, publish),
