@@ -1,8 +1,7 @@
 //! Device status updates through the whole stack: a QoS1 publish on
 //! `$emqx/things/{thing}/jobs/{jobId}/update`, the host's MQTT trigger, the
-//! device-mqtt component, update-device-execution by service chaining (a
-//! version bump committed to SQLite), the reply published on
-//! `…/update/accepted`. Devices run a closed loop, one request outstanding
+//! device-mqtt component running the update (a version bump committed to
+//! SQLite), the reply published on `…/update/accepted`. Devices run a closed loop, one request outstanding
 //! each, like the broker's own request/reply limit measured beside it.
 //!
 //! With `--database-url` the same on PostgreSQL, with `--hosts` hosts sharing
