@@ -242,7 +242,21 @@ impl Drop for PgHandle {
                     tracing::debug!("PostgreSQL: cancelling a dropped guest's query: {e}");
                 }
             }
-            match tokio::time::timeout(RESET_TIMEOUT, client.batch_execute(RESET_SQL)).await {
+            // The cancel reaches the server on a connection of its own: if
+            // the guest's statement was not running yet (its future dropped
+            // before it was sent), the cancel can land on the reset instead,
+            // which is then run again (a cancel acts once).
+            let reset = async {
+                match client.batch_execute(RESET_SQL).await {
+                    Err(e)
+                        if e.code() == Some(&tokio_postgres::error::SqlState::QUERY_CANCELED) =>
+                    {
+                        client.batch_execute(RESET_SQL).await
+                    }
+                    other => other,
+                }
+            };
+            match tokio::time::timeout(RESET_TIMEOUT, reset).await {
                 Ok(Ok(())) => drop(client),
                 Ok(Err(e)) => {
                     tracing::debug!("PostgreSQL: closing a client that did not reset: {e}");
