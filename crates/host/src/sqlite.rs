@@ -16,7 +16,8 @@
 //!   connection has committed, so the pooled connections read every page
 //!   afresh (a `pread` each), while the writer's cache stays warm. Back in
 //!   autocommit the guest's statements run on its own connection again, and
-//!   `changes` / `last-insert-rowid` report the transaction's last write;
+//!   `changes` / `last-insert-rowid` report what one connection would
+//!   (`GuestCounts`);
 //! - commits do not sync (WAL with `synchronous=NORMAL`) and do not
 //!   checkpoint: the pooled connections have automatic checkpoints off, and
 //!   a background thread checkpoints the WAL after every
