@@ -31,6 +31,10 @@ pub fn lane_of(thing_name: &str) -> i64 {
     (hash % OUTBOX_LANES as u64) as i64
 }
 
+/// The oldest message id of the `outbox_lanes` row's lane (NULL: none).
+const OLDEST_IN_LANE: &str =
+    "SELECT id FROM outbox WHERE outbox.lane = outbox_lanes.lane ORDER BY id LIMIT 1";
+
 /// What [`Store::publish_outbox`] did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Published {
@@ -175,12 +179,16 @@ impl<S: Sql> Store<S> {
         self.transaction(|store| {
             // A lane another publisher is claiming right now is as taken as
             // a leased one (PostgreSQL: SKIP LOCKED; SQLite: one writer).
+            // Each lane's oldest id is one index seek as `ORDER BY id LIMIT
+            // 1`; SQLite 3.54 runs `EXISTS` and `MIN(id)` here by reading
+            // every message of the lane (20 ms a claim with 200,000 waiting,
+            // inside the write lock).
             let free = store.sql.query(
                 &format!(
                     "SELECT lane FROM outbox_lanes
                      WHERE claimed_until <= ?1 AND (CAST(?2 AS BIGINT) IS NULL OR lane = ?2)
-                       AND EXISTS (SELECT 1 FROM outbox WHERE outbox.lane = outbox_lanes.lane)
-                     ORDER BY (SELECT MIN(id) FROM outbox WHERE outbox.lane = outbox_lanes.lane)
+                       AND ({OLDEST_IN_LANE}) IS NOT NULL
+                     ORDER BY ({OLDEST_IN_LANE})
                      LIMIT 1{}",
                     store.dialect().lock(Lock::UpdateSkipLocked, "outbox_lanes")
                 ),
