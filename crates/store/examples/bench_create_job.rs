@@ -37,6 +37,7 @@ fn main() {
     // The request releases the first batch; sweeper passes the rest.
     let sweep = SweepOptions {
         release_batches: usize::MAX,
+        release_backlog: usize::MAX,
         ..SweepOptions::default()
     };
     while store.existing_job("bench").unwrap().rollout.pending_targets > 0 {

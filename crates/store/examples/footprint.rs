@@ -89,6 +89,7 @@ fn fill<S: Sql>(store: &Store<S>, things: usize) {
     store.create_job(request, "footprint".into(), now).unwrap();
     let sweep = SweepOptions {
         release_batches: usize::MAX,
+        release_backlog: usize::MAX,
         ..SweepOptions::default()
     };
     while store

@@ -350,6 +350,19 @@ impl<S: Sql> Store<S> {
         Ok(sent)
     }
 
+    /// Whether `count` messages or more wait (counting no further; a count
+    /// beyond `i64` is never reached).
+    pub fn outbox_holds_at_least(&self, count: usize) -> Result<bool> {
+        let Ok(count) = i64::try_from(count) else {
+            return Ok(false);
+        };
+        let rows = self.sql.query(
+            "SELECT COUNT(*) FROM (SELECT 1 FROM outbox LIMIT ?1) AS waiting",
+            params![count],
+        )?;
+        Ok(rows[0].int(0)? >= count)
+    }
+
     pub fn outbox_len(&self) -> Result<u64> {
         let rows = self.sql.query("SELECT COUNT(*) FROM outbox", &[])?;
         Ok(rows[0].int(0)? as u64)

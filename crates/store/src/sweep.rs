@@ -25,6 +25,11 @@ pub struct SweepOptions {
     /// Extra release transactions ([`RELEASE_BATCH`] targets each) a pass
     /// may run for jobs with more targets waiting than one releases.
     pub release_batches: usize,
+    /// Those extra releases stop while this many outbox messages wait to be
+    /// published: a pass that released them would publish nothing until it
+    /// was done, while the passes already publishing have enough to send.
+    /// The rest waits for the next pass, which tops the outbox up.
+    pub release_backlog: usize,
     /// Transactions of job-wide cancels and deletions (a
     /// [`fleetjobs_core::outcome::BATCH`] of executions each) per pass.
     pub deletion_batches: usize,
@@ -44,6 +49,8 @@ impl Default for SweepOptions {
             jobs: 100,
             timeouts: 1000,
             release_batches: 20,
+            // About two seconds of publishing, near the broker's limit.
+            release_backlog: 40_000,
             deletion_batches: 5,
             retention_ms: DEFAULT_RETENTION_DAYS * DAY_MS,
             reply_memory_ms: DAY_MS,
@@ -92,7 +99,10 @@ impl<S: Sql> Store<S> {
             loop {
                 let (more, released) = skip_if_gone(self.tick(&job_id, now, &mut report))?;
                 batches.extend(more);
-                if released < RELEASE_BATCH || release_budget == 0 {
+                if released < RELEASE_BATCH
+                    || release_budget == 0
+                    || self.outbox_holds_at_least(options.release_backlog)?
+                {
                     break;
                 }
                 release_budget -= 1;

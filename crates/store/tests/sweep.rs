@@ -538,3 +538,26 @@ fn create_job_for_a_big_group_releases_one_batch_and_the_sweeper_the_rest() {
         0
     );
 }
+
+both_backends!(sweep_releases_no_extra_batches_while_the_outbox_is_full);
+/// A pass's extra release transactions stop once `release_backlog` messages
+/// wait, so that it starts publishing; its first release still runs (the
+/// job moves on whatever the outbox holds), and the next pass continues.
+fn sweep_releases_no_extra_batches_while_the_outbox_is_full() {
+    let store = memory_store();
+    fleet_group(&store, 4500);
+    let everyone = json!({"targets": {"thingGroupNames": ["fleet"]}, "document": {"v": 1}});
+    create_job(&store, "big", everyone, noon());
+    drain_outbox(&store);
+    let options = SweepOptions {
+        release_backlog: 3000,
+        ..SweepOptions::default()
+    };
+    // 2,000 messages wait after the first batch: room for one more.
+    assert_eq!(store.sweep(noon(), &options).unwrap().released, 2000);
+    assert_eq!(store.outbox_len().unwrap(), 4000);
+    assert_eq!(store.sweep(noon(), &options).unwrap().released, 1000);
+    drain_outbox(&store);
+    assert_eq!(store.sweep(noon(), &options).unwrap().released, 500);
+    assert_eq!(executions(&store, "big"), 4500);
+}
