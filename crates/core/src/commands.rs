@@ -10,7 +10,8 @@ use crate::model::{
     Execution, ExecutionStatus, Job, JobStatus, StatusCounts, StatusDetails, Targets,
 };
 use crate::outcome::{
-    Changes, Due, Event, FollowUp, JobWrite, Outcome, PendingLists, BATCH, RELEASE_BATCH,
+    Changes, Due, Event, ExecutionWrite, FollowUp, JobWrite, Outcome, PendingLists, BATCH,
+    RELEASE_BATCH,
 };
 use crate::schedule::ScheduleStep;
 use crate::time::Timestamp;
@@ -152,18 +153,56 @@ pub fn associate_targets(
     Ok(changes.finish())
 }
 
-/// UpdateJobExecution from a device.
-pub fn device_update(
-    job: &Job,
-    execution: &Execution,
-    pending: &PendingLists,
+/// UpdateJobExecution from a device, decided in two steps: the execution's
+/// next state, then its outcome, for which [`DeviceUpdated::outcome`] asks
+/// for the thing's pending list only if the status moved. A report that
+/// keeps the status (progress: details, version, timestamps) moves neither
+/// the list (ordered by status and queuedAt), so it notifies no one, nor
+/// the job's counts, so the job's tick has nothing new to see.
+pub fn device_update<'a>(
+    job: &'a Job,
+    execution: &'a Execution,
     update: &DeviceUpdate,
     now: Timestamp,
-) -> Result<Outcome, Rejection> {
+) -> Result<DeviceUpdated<'a>, Rejection> {
     let next = execution.device_update(update, job.config.timeout.as_ref(), now)?;
-    let mut changes = Changes::new(pending, now);
-    changes.settle(job, execution, next);
-    Ok(changes.finish())
+    Ok(DeviceUpdated {
+        job,
+        previous: execution,
+        next,
+        now,
+    })
+}
+
+/// A device update decided, before its notices and its job's wake-up.
+pub struct DeviceUpdated<'a> {
+    job: &'a Job,
+    previous: &'a Execution,
+    next: Execution,
+    now: Timestamp,
+}
+
+impl DeviceUpdated<'_> {
+    /// The outcome; `pending_lists` (the thing's) is called only when the
+    /// status moved.
+    pub fn outcome<E>(
+        self,
+        pending_lists: impl FnOnce() -> Result<PendingLists, E>,
+    ) -> Result<Outcome, E> {
+        if self.next.status == self.previous.status {
+            return Ok(Outcome {
+                executions: vec![ExecutionWrite::Update {
+                    previous: self.previous.clone(),
+                    next: self.next,
+                }],
+                ..Outcome::default()
+            });
+        }
+        let pending = pending_lists()?;
+        let mut changes = Changes::new(&pending, self.now);
+        changes.settle(self.job, self.previous, self.next);
+        Ok(changes.finish())
+    }
 }
 
 /// StartNextPendingJobExecution on the head of the thing's pending list; no

@@ -153,13 +153,25 @@ impl<S: Sql> Store<S> {
         thing_name: &str,
         execution_number: Option<i64>,
     ) -> Result<(Job, Execution, PendingLists)> {
+        let (job, execution) = self.execution_with_job(job_id, thing_name, execution_number)?;
+        let pending = self.pending_lists([thing_name])?;
+        Ok((job, execution, pending))
+    }
+
+    /// The execution a device or operator names, with its job, locked for
+    /// a change.
+    fn execution_with_job(
+        &self,
+        job_id: &str,
+        thing_name: &str,
+        execution_number: Option<i64>,
+    ) -> Result<(Job, Execution)> {
         self.lock_for_thing(&[job_id], thing_name)?;
         let execution = self
             .execution(job_id, thing_name, execution_number)?
             .ok_or_else(|| not_found(job_id, thing_name))?;
         let job = self.existing_job(job_id)?;
-        let pending = self.pending_lists([thing_name])?;
-        Ok((job, execution, pending))
+        Ok((job, execution))
     }
 
     /// UpdateJobExecution from a device.
@@ -172,9 +184,10 @@ impl<S: Sql> Store<S> {
         now: Timestamp,
     ) -> Result<Execution> {
         self.run(now, |store| {
-            let (job, execution, pending) =
-                store.execution_in_context(job_id, thing_name, execution_number)?;
-            let outcome = commands::device_update(&job, &execution, &pending, update, now)?;
+            let (job, execution) =
+                store.execution_with_job(job_id, thing_name, execution_number)?;
+            let outcome = commands::device_update(&job, &execution, update, now)?
+                .outcome(|| store.pending_lists([thing_name]))?;
             let next = changed_execution(&outcome)?;
             Ok((outcome, next))
         })

@@ -8,7 +8,7 @@ use fleetjobs_core::execution::DeviceUpdate;
 use fleetjobs_core::job::CancelJob;
 use fleetjobs_core::model::{ExecutionStatus, JobStatus};
 use fleetjobs_core::Rejection;
-use fleetjobs_store::{lane_of, Error, ExecutionQuery};
+use fleetjobs_store::{lane_of, Error, ExecutionQuery, SweepOptions};
 use serde_json::json;
 
 use ExecutionStatus::*;
@@ -90,6 +90,47 @@ fn device_lifecycle_orders_the_pending_list_and_notifies_on_head_changes() {
     assert_eq!(
         store.status_counts("c").unwrap(),
         store.recount("c").unwrap()
+    );
+}
+
+both_backends!(a_progress_report_notifies_no_one_and_leaves_the_job_idle);
+fn a_progress_report_notifies_no_one_and_leaves_the_job_idle() {
+    let store = memory_store();
+    things(&store, &["dev"]);
+    create_job(&store, "a", job_for(&["dev"]), noon());
+    let now = noon().plus_minutes(1);
+    store.start_next("dev", None, None, now).unwrap();
+    store.sweep(now, &SweepOptions::default()).unwrap();
+    drain_outbox(&store);
+    let later = now.plus_minutes(60);
+    assert!(store.due_job_ids(later, 10).unwrap().is_empty());
+
+    let progress = DeviceUpdate {
+        status_details: Some([("step".to_owned(), "2/3".to_owned())].into()),
+        ..DeviceUpdate::to(InProgress)
+    };
+    let reported = store
+        .device_update("dev", "a", None, &progress, now)
+        .unwrap();
+    assert_eq!(reported.version_number, 3);
+    assert_eq!(reported.status_details["step"], "2/3");
+    assert!(
+        drain_outbox(&store).is_empty(),
+        "the pending list is as it was"
+    );
+    assert!(
+        store.due_job_ids(later, 10).unwrap().is_empty(),
+        "the job's counts are as they were: its tick has nothing to see"
+    );
+
+    store
+        .device_update("dev", "a", None, &DeviceUpdate::to(Succeeded), now)
+        .unwrap();
+    assert_eq!(topics(&drain_outbox(&store)), ["notify-next", "notify"]);
+    assert_eq!(
+        store.due_job_ids(now, 10).unwrap(),
+        ["a"],
+        "due to complete"
     );
 }
 

@@ -444,9 +444,9 @@ impl Model {
             }
             Command::Update { thing, job, status } => {
                 let (job, execution) = self.execution(&job_id(job), THINGS[*thing])?;
-                let pending = self.pending(&[THINGS[*thing]]);
                 let update = DeviceUpdate::to(*status);
-                let decided = commands::device_update(&job, &execution, &pending, &update, now);
+                let decided = commands::device_update(&job, &execution, &update, now)
+                    .and_then(|updated| updated.outcome(|| Ok(self.pending(&[THINGS[*thing]]))));
                 self.decide(decided, now)
             }
             Command::StartNext { thing } => {
