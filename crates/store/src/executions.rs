@@ -45,7 +45,8 @@ impl<S: Sql> Store<S> {
 
     /// The executions of the things in the JSON list parameter `?{list}` (a
     /// name listed twice gives its rows twice) that match `filter`: the list
-    /// joined to the executions, one index seek per thing. (As `thing_name
+    /// joined to the executions, one index seek per thing (`filter` must
+    /// not be a bare disjunction: it is joined with `AND`). (As `thing_name
     /// IN (SELECT value FROM json_each(…))`, SQLite 3.54 builds a temporary
     /// table for the list at every run: ten times the cost, inside a device
     /// update's write transaction.)
@@ -55,11 +56,14 @@ impl<S: Sql> Store<S> {
         filter: &str,
         params: &[Value],
     ) -> Result<Vec<Execution>> {
+        // CROSS JOIN: SQLite keeps the list as the outer loop. With a plain
+        // join and a filter on `job_id`, it walked the job's executions (all
+        // of a 100,000-thing job) and scanned the list for each: a release
+        // batch took seconds.
         self.query_executions(
             &format!(
-                "SELECT {EXECUTION_COLUMNS} FROM {} JOIN executions
-                   ON executions.thing_name = value
-                 WHERE {filter}",
+                "SELECT {EXECUTION_COLUMNS} FROM {} CROSS JOIN executions
+                 WHERE executions.thing_name = value AND {filter}",
                 self.dialect().json_list_source(list)
             ),
             params,
