@@ -1,7 +1,7 @@
 //! Rows ↔ core types, and opaque pagination tokens.
 
 use fleetjobs_core::model::{Execution, ExecutionStatus, RetriesUsed};
-use fleetjobs_core::Job;
+use fleetjobs_core::{Job, Timestamp};
 
 use crate::dialect::JsonColumn;
 use crate::sql::{Row, RowExt, Value};
@@ -41,6 +41,10 @@ pub const EXECUTION_VALUE_TYPES: [JsonColumn; 15] = {
     [T, T, I, I, T, T, I, I, I, I, I, I, I, I, I]
 };
 
+/// Where [`execution_values`] has the columns an index covers: status,
+/// queued_at and the deadline.
+pub const INDEXED_EXECUTION_VALUES: [usize; 3] = [4, 6, 14];
+
 /// The values of [`EXECUTION_COLUMNS`] plus the effective deadline (the
 /// indexed column the timeout sweep reads).
 pub fn execution_values(e: &Execution) -> Vec<Value> {
@@ -59,12 +63,18 @@ pub fn execution_values(e: &Execution) -> Vec<Value> {
         Value::from(e.in_progress_deadline),
         Value::from(e.step_deadline),
         Value::from(e.force_canceled),
-        Value::from(if e.status.is_terminal() {
-            None
-        } else {
-            e.effective_deadline()
-        }),
+        Value::from(stored_deadline(e)),
     ]
+}
+
+/// The `deadline` column (indexed for the sweeper's timeouts): none once
+/// the execution is terminal.
+pub fn stored_deadline(e: &Execution) -> Option<Timestamp> {
+    if e.status.is_terminal() {
+        None
+    } else {
+        e.effective_deadline()
+    }
 }
 
 pub fn job_from_row(row: &Row) -> Result<Job> {

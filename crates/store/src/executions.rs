@@ -8,8 +8,8 @@ use std::collections::{BTreeMap, HashMap};
 use fleetjobs_core::outcome::PendingLists;
 
 use crate::codec::{
-    decode_token, encode_token, execution_from_row, execution_values, Page, EXECUTION_COLUMNS,
-    EXECUTION_VALUE_TYPES,
+    decode_token, encode_token, execution_from_row, execution_values, stored_deadline, Page,
+    EXECUTION_COLUMNS, EXECUTION_VALUE_TYPES, INDEXED_EXECUTION_VALUES,
 };
 use crate::sql::{json_list, json_rows, RowExt, Sql, Value};
 use crate::{params, Result, Store};
@@ -262,15 +262,39 @@ impl<S: Sql> Store<S> {
     pub fn update_execution(&self, previous: &Execution, next: &Execution) -> Result<bool> {
         let mut values = execution_values(next);
         values.push(Value::from(previous.version_number));
-        let changed = self.sql.execute(
-            "UPDATE executions SET version_number = ?4, status = ?5, status_details = ?6,
-                 queued_at = ?7, started_at = ?8, last_updated_at = ?9, retries_failed = ?10,
-                 retries_timed_out = ?11, in_progress_deadline = ?12, step_deadline = ?13,
-                 force_canceled = ?14, deadline = ?15
-             WHERE job_id = ?1 AND thing_name = ?2 AND execution_number = ?3
-               AND version_number = ?16",
-            &values,
-        )?;
+        // SQLite rewrites the entry of every index covering a SET column,
+        // changed or not: a progress report (status, queuedAt and deadline
+        // as they were) leaves the three indexes' pages out of its commit.
+        let index_keys_unchanged = previous.status == next.status
+            && previous.queued_at == next.queued_at
+            && stored_deadline(previous) == stored_deadline(next);
+        let changed = if index_keys_unchanged {
+            let unindexed = values
+                .into_iter()
+                .enumerate()
+                .filter(|(i, _)| !INDEXED_EXECUTION_VALUES.contains(i))
+                .map(|(_, value)| value)
+                .collect::<Vec<_>>();
+            self.sql.execute(
+                "UPDATE executions SET version_number = ?4, status_details = ?5,
+                     started_at = ?6, last_updated_at = ?7, retries_failed = ?8,
+                     retries_timed_out = ?9, in_progress_deadline = ?10, step_deadline = ?11,
+                     force_canceled = ?12
+                 WHERE job_id = ?1 AND thing_name = ?2 AND execution_number = ?3
+                   AND version_number = ?13",
+                &unindexed,
+            )?
+        } else {
+            self.sql.execute(
+                "UPDATE executions SET version_number = ?4, status = ?5, status_details = ?6,
+                     queued_at = ?7, started_at = ?8, last_updated_at = ?9, retries_failed = ?10,
+                     retries_timed_out = ?11, in_progress_deadline = ?12, step_deadline = ?13,
+                     force_canceled = ?14, deadline = ?15
+                 WHERE job_id = ?1 AND thing_name = ?2 AND execution_number = ?3
+                   AND version_number = ?16",
+                &values,
+            )?
+        };
         if changed == 0 {
             return Ok(false);
         }
