@@ -208,6 +208,7 @@ async fn admin(app: &Arc<App>, path: &str, query: Option<&str>) -> HostResponse 
                     "statementsPrepared": load(&sqlite.prepared),
                     "statementsRun": load(&sqlite.run),
                     "checkpoints": load(&sqlite.checkpoints),
+                    "connectionsOpened": load(&sqlite.opened),
                 },
                 "mqttTrigger": app.mqtt_lanes.metrics(),
             });

@@ -1,7 +1,12 @@
-//! `fermyon:spin/sqlite@2.0.0` and `spin:sqlite/sqlite@3.0.0`: each guest
-//! `open` borrows one of the database's pooled connections (so `BEGIN …
-//! COMMIT` across `execute` calls on it is a transaction; WAL, pragmas and
-//! prepared statements are set up once), one statement per call.
+//! `fermyon:spin/sqlite@2.0.0` and `spin:sqlite/sqlite@3.0.0`: a guest's
+//! `connection` borrows one of the database's pooled connections for each
+//! statement, and keeps it while a transaction is open on it (so `BEGIN …
+//! COMMIT` across `execute` calls is a transaction; WAL, pragmas and
+//! prepared statements are set up once). Between statements it holds none,
+//! so the pool is as large as the statements running at once, not as the
+//! guests alive (64 instances of a trigger waiting for the writer would
+//! otherwise each hold one, and connections beyond the pool's would be
+//! opened, their schema read and their statements parsed, for one request).
 //!
 //! Nothing on a request's path waits inside SQLite:
 //! - writers queue in the host, not in SQLite: a statement that writes (or
@@ -77,6 +82,8 @@ pub struct SqliteStats {
     pub run: AtomicU64,
     /// Background WAL checkpoints.
     pub checkpoints: AtomicU64,
+    /// Connections opened (the pool's and the writers').
+    pub opened: AtomicU64,
 }
 
 /// One database: where it is, its writer slot, its idle connections and its
@@ -192,11 +199,12 @@ fn may_leave_state(sql: &str) -> bool {
         .any(|word| WORDS.iter().any(|w| word.eq_ignore_ascii_case(w)))
 }
 
-/// What a guest's `connection` resource points at: a connection lent from
-/// the database's pool (or its own, in memory).
+/// What a guest's `connection` resource points at: the connection lent
+/// from the database's pool for its statement or open transaction (or its
+/// own for good, in memory).
 pub struct SqliteHandle {
     pooled: Option<Pooled>,
-    /// The database file it was lent from; none for an in-memory database.
+    /// The database file it borrows from; none for an in-memory database.
     database: Option<Arc<Database>>,
     writer: WriterSlot,
     /// The writer slot, while this connection writes.
@@ -225,18 +233,26 @@ fn begins_write_transaction(sql: &str) -> bool {
 }
 
 impl SqliteHandle {
-    fn conn(&self) -> &Connection {
-        &self
-            .pooled
-            .as_ref()
-            .expect("held until the handle is dropped")
-            .conn
+    /// The guest's own connection, borrowed from the pool if it holds none.
+    fn own(&mut self) -> Result<&mut Pooled, Failure> {
+        if self.pooled.is_none() {
+            let database = self.database.as_ref().expect("in memory, it is held");
+            let pooled = database.borrow(&self.stats)?;
+            self.counts.switch_to(&pooled.conn);
+            self.pooled = Some(pooled);
+        }
+        Ok(self.pooled.as_mut().expect("just borrowed"))
     }
 
-    fn own(&mut self) -> &mut Pooled {
-        self.pooled
-            .as_mut()
-            .expect("held until the handle is dropped")
+    /// Gives the guest's own connection back to the pool unless a
+    /// transaction is open on it (in memory, the connection is the database).
+    fn give_back_between_statements(&mut self) {
+        let (Some(database), Some(pooled)) = (&self.database, &self.pooled) else {
+            return;
+        };
+        if pooled.conn.is_autocommit() {
+            database.give_back(self.pooled.take().expect("checked"));
+        }
     }
 
     /// `changes()` and `last_insert_rowid()` as the guest sees them.
@@ -255,7 +271,7 @@ impl SqliteHandle {
         let stats = self.stats.clone();
         // Outside a write, whether it takes the slot decides where it runs.
         let prepared_on_own = self.writing.is_none();
-        if prepared_on_own && self.own().prepare(sql, &stats)? {
+        if prepared_on_own && self.own()?.prepare(sql, &stats)? {
             self.take_writer_slot(sql).await?;
         }
         stats.run.fetch_add(1, Ordering::Relaxed);
@@ -276,30 +292,27 @@ impl SqliteHandle {
                     // The next guest must not find this one's state.
                     **self.writing.as_mut().expect("held") = None;
                 }
-                let own = &self
-                    .pooled
-                    .as_ref()
-                    .expect("held until the handle is dropped")
-                    .conn;
-                self.counts.switch_to(own);
+                if let Some(own) = &self.pooled {
+                    self.counts.switch_to(&own.conn);
+                }
             }
             (outcome, autocommit)
         } else {
-            let own = self
-                .pooled
-                .as_mut()
-                .expect("held until the handle is dropped");
+            let own = self.own()?;
             let outcome = match prepared_on_own {
                 true => own.run(sql, params),
                 false => own.prepare(sql, &stats).and_then(|_| own.run(sql, params)),
             };
-            self.counts.after_statement(&own.conn);
-            (outcome, own.conn.is_autocommit())
+            let autocommit = own.conn.is_autocommit();
+            self.counts
+                .after_statement(&self.pooled.as_ref().expect("borrowed").conn);
+            (outcome, autocommit)
         };
         if self.writing.is_some() && autocommit {
             self.writing = None;
             self.committed();
         }
+        self.give_back_between_statements();
         outcome
     }
 
@@ -309,12 +322,14 @@ impl SqliteHandle {
         let mut slot = tokio::time::timeout(BUSY_TIMEOUT, self.writer.clone().lock_owned())
             .await
             .map_err(|_| Failure::Io("database is locked".into()))?;
-        let begins_transaction = begins_write_transaction(sql) && self.conn().is_autocommit();
+        let begins_transaction = begins_write_transaction(sql)
+            && self
+                .pooled
+                .as_ref()
+                .is_none_or(|own| own.conn.is_autocommit());
         if let (true, Some(database)) = (begins_transaction, &self.database) {
             if let (None, StoreLocation::File(path)) = (&*slot, &database.location) {
-                let conn = tokio::task::block_in_place(|| open_pooled(path, WRITER_CACHE_KIB))
-                    .map_err(|e| Failure::Io(e.to_string()))?;
-                *slot = Some(new_pooled(conn));
+                *slot = Some(open_pooled(path, WRITER_CACHE_KIB, &self.stats)?);
             }
             if let Some(writer) = &*slot {
                 self.counts.switch_to(&writer.conn);
@@ -322,6 +337,10 @@ impl SqliteHandle {
             }
         }
         self.writing = Some(slot);
+        if self.on_writer {
+            // The transaction runs on the writer's: the guest's own is free.
+            self.give_back_between_statements();
+        }
         Ok(())
     }
 
@@ -370,16 +389,35 @@ impl Drop for SqliteHandle {
         let Some(pooled) = self.pooled.take() else {
             return;
         };
-        if pooled.guest_state
-            || !pooled.conn.is_autocommit() && pooled.conn.execute_batch("ROLLBACK").is_err()
-        {
+        if !pooled.conn.is_autocommit() && pooled.conn.execute_batch("ROLLBACK").is_err() {
             return;
         }
         if let Some(database) = &self.database {
-            let mut idle = database.idle.lock().unwrap_or_else(|e| e.into_inner());
-            if idle.len() < IDLE_CONNECTIONS {
-                idle.push(pooled);
-            }
+            database.give_back(pooled);
+        }
+    }
+}
+
+impl Database {
+    /// An idle connection, or a new one.
+    fn borrow(&self, stats: &SqliteStats) -> Result<Pooled, Failure> {
+        let idle = self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop();
+        match (idle, &self.location) {
+            (Some(pooled), _) => Ok(pooled),
+            (None, StoreLocation::File(path)) => open_pooled(path, PAGE_CACHE_KIB, stats),
+            (None, StoreLocation::InMemory) => unreachable!("in memory, nothing is pooled"),
+        }
+    }
+
+    /// Keeps a connection in autocommit for the next guest, unless a guest
+    /// left state on it or the pool is full.
+    fn give_back(&self, pooled: Pooled) {
+        if pooled.guest_state {
+            return;
+        }
+        let mut idle = self.idle.lock().unwrap_or_else(|e| e.into_inner());
+        if idle.len() < IDLE_CONNECTIONS {
+            idle.push(pooled);
         }
     }
 }
@@ -420,28 +458,15 @@ impl SqliteDatabases {
             return Err(Failure::AccessDenied);
         }
         let database = self.databases.get(label).ok_or(Failure::NoSuchDatabase)?;
-        let io = |e: rusqlite::Error| Failure::Io(e.to_string());
+        // A file's connection is borrowed now, so that a database that
+        // cannot be opened fails here, and given back after the first
+        // statement.
         let (pooled, lent_from) = match &database.location {
             StoreLocation::InMemory => {
-                (new_pooled(Connection::open_in_memory().map_err(io)?), None)
+                let conn = Connection::open_in_memory().map_err(|e| Failure::Io(e.to_string()))?;
+                (new_pooled(conn), None)
             }
-            StoreLocation::File(path) => {
-                let idle = database
-                    .idle
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .pop();
-                let pooled = match idle {
-                    Some(pooled) => pooled,
-                    None => {
-                        let conn =
-                            tokio::task::block_in_place(|| open_pooled(path, PAGE_CACHE_KIB))
-                                .map_err(io)?;
-                        new_pooled(conn)
-                    }
-                };
-                (pooled, Some(database.clone()))
-            }
+            StoreLocation::File(_) => (database.borrow(&self.stats)?, Some(database.clone())),
         };
         let mut counts = GuestCounts::default();
         counts.switch_to(&pooled.conn);
@@ -477,15 +502,21 @@ fn open_file(path: &PathBuf) -> rusqlite::Result<Connection> {
     Ok(conn)
 }
 
-/// A connection for the pool or the writer: checkpoints are the background
-/// thread's. A pooled connection's page cache is small (another
+/// A connection for the pool or the writer (opened off the runtime's
+/// threads: a directory check, the file, the pragmas): checkpoints are the
+/// background thread's. A pooled connection's page cache is small (another
 /// connection's commit empties it anyway, and a pool of full caches would
 /// hold the memory of a burst for good); the writer's is larger.
-fn open_pooled(path: &PathBuf, cache_kib: i64) -> rusqlite::Result<Connection> {
-    let conn = open_file(path)?;
-    conn.pragma_update(None, "wal_autocheckpoint", 0)?;
-    conn.pragma_update(None, "cache_size", cache_kib)?;
-    Ok(conn)
+fn open_pooled(path: &PathBuf, cache_kib: i64, stats: &SqliteStats) -> Result<Pooled, Failure> {
+    let open = || {
+        let conn = open_file(path)?;
+        conn.pragma_update(None, "wal_autocheckpoint", 0)?;
+        conn.pragma_update(None, "cache_size", cache_kib)?;
+        Ok::<_, rusqlite::Error>(conn)
+    };
+    let conn = tokio::task::block_in_place(open).map_err(|e| Failure::Io(e.to_string()))?;
+    stats.opened.fetch_add(1, Ordering::Relaxed);
+    Ok(new_pooled(conn))
 }
 
 /// Runs exactly one statement (rusqlite refuses trailing statements).

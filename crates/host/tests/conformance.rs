@@ -407,6 +407,49 @@ fn sqlite_statements_are_prepared_once_per_pooled_connection() {
     assert!(delta("statementsPrepared") <= 2, "{before} → {after}");
 }
 
+/// A guest holds a pooled connection for a statement, or while a
+/// transaction is open on it, not for its whole life: 100 guests waiting
+/// for the writer at once do not open a connection each.
+#[test]
+fn sqlite_guests_waiting_for_the_writer_hold_no_connection() {
+    let host = Host::start(&app_manifest(), &["--test-clock"], &[]);
+    sqlite(
+        &host,
+        "v3",
+        json!([{"sql": "CREATE TABLE waiting (n INTEGER)", "params": []}]),
+    );
+    std::thread::scope(|scope| {
+        for n in 0..100 {
+            let host = &host;
+            scope.spawn(move || {
+                let results = sqlite(
+                    host,
+                    "v3",
+                    json!([
+                        {"sql": "SELECT COUNT(*) FROM waiting", "params": []},
+                        {"sql": "BEGIN IMMEDIATE", "params": []},
+                        {"sql": "INSERT INTO waiting VALUES (?)", "params": [n]},
+                        {"sql": "COMMIT", "params": []},
+                    ]),
+                );
+                for result in &results {
+                    assert!(result.get("error").is_none(), "writer {n}: {results:?}");
+                }
+            });
+        }
+    });
+    let metrics = host.json("/.well-known/fleetjobs/metrics")["sqlite"].clone();
+    let opened = metrics["connectionsOpened"].as_u64().unwrap();
+    // The pool's 16 and the writer's at most.
+    assert!(opened <= 17, "{metrics}");
+    let rows = sqlite(
+        &host,
+        "v2",
+        json!([{"sql": "SELECT COUNT(*) FROM waiting", "params": []}]),
+    );
+    assert_eq!(rows[0]["rows"], json!([[100]]));
+}
+
 /// The request's authority is the one the client asked for (its `Host`
 /// header), as on Spin, not the listener's address; `spin-full-url` too.
 #[test]
