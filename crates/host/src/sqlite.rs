@@ -92,6 +92,10 @@ struct Database {
     location: StoreLocation,
     writer: WriterSlot,
     idle: std::sync::Mutex<Vec<Pooled>>,
+    /// Held while a connection is opened: guests finding the pool empty at
+    /// once wait for that one (opening goes to `block_in_place`, which
+    /// frees the worker for the next guest, which would open another).
+    opening: Mutex<()>,
     commits: AtomicU64,
 }
 
@@ -234,10 +238,10 @@ fn begins_write_transaction(sql: &str) -> bool {
 
 impl SqliteHandle {
     /// The guest's own connection, borrowed from the pool if it holds none.
-    fn own(&mut self) -> Result<&mut Pooled, Failure> {
+    async fn own(&mut self) -> Result<&mut Pooled, Failure> {
         if self.pooled.is_none() {
             let database = self.database.as_ref().expect("in memory, it is held");
-            let pooled = database.borrow(&self.stats)?;
+            let pooled = database.borrow(&self.stats).await?;
             self.counts.switch_to(&pooled.conn);
             self.pooled = Some(pooled);
         }
@@ -245,14 +249,17 @@ impl SqliteHandle {
     }
 
     /// Gives the guest's own connection back to the pool unless a
-    /// transaction is open on it (in memory, the connection is the database).
-    fn give_back_between_statements(&mut self) {
+    /// transaction is open on it (in memory, the connection is the
+    /// database); whether it did.
+    fn give_back_between_statements(&mut self) -> bool {
         let (Some(database), Some(pooled)) = (&self.database, &self.pooled) else {
-            return;
+            return false;
         };
-        if pooled.conn.is_autocommit() {
+        let free = pooled.conn.is_autocommit();
+        if free {
             database.give_back(self.pooled.take().expect("checked"));
         }
+        free
     }
 
     /// `changes()` and `last_insert_rowid()` as the guest sees them.
@@ -270,8 +277,13 @@ impl SqliteHandle {
     ) -> Result<(Vec<String>, Vec<Vec<SqlValue>>), Failure> {
         let stats = self.stats.clone();
         // Outside a write, whether it takes the slot decides where it runs.
-        let prepared_on_own = self.writing.is_none();
-        if prepared_on_own && self.own()?.prepare(sql, &stats)? {
+        let mut prepared_on_own = self.writing.is_none();
+        if prepared_on_own && self.own().await?.prepare(sql, &stats)? {
+            // While it waits for the writer, the guest holds no connection
+            // (unless a transaction is open on its own).
+            if self.give_back_between_statements() {
+                prepared_on_own = false;
+            }
             self.take_writer_slot(sql).await?;
         }
         stats.run.fetch_add(1, Ordering::Relaxed);
@@ -298,7 +310,7 @@ impl SqliteHandle {
             }
             (outcome, autocommit)
         } else {
-            let own = self.own()?;
+            let own = self.own().await?;
             let outcome = match prepared_on_own {
                 true => own.run(sql, params),
                 false => own.prepare(sql, &stats).and_then(|_| own.run(sql, params)),
@@ -337,10 +349,6 @@ impl SqliteHandle {
             }
         }
         self.writing = Some(slot);
-        if self.on_writer {
-            // The transaction runs on the writer's: the guest's own is free.
-            self.give_back_between_statements();
-        }
         Ok(())
     }
 
@@ -400,9 +408,13 @@ impl Drop for SqliteHandle {
 
 impl Database {
     /// An idle connection, or a new one.
-    fn borrow(&self, stats: &SqliteStats) -> Result<Pooled, Failure> {
-        let idle = self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop();
-        match (idle, &self.location) {
+    async fn borrow(&self, stats: &SqliteStats) -> Result<Pooled, Failure> {
+        let idle = || self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop();
+        if let Some(pooled) = idle() {
+            return Ok(pooled);
+        }
+        let _opening = self.opening.lock().await;
+        match (idle(), &self.location) {
             (Some(pooled), _) => Ok(pooled),
             (None, StoreLocation::File(path)) => open_pooled(path, PAGE_CACHE_KIB, stats),
             (None, StoreLocation::InMemory) => unreachable!("in memory, nothing is pooled"),
@@ -440,6 +452,7 @@ impl SqliteDatabases {
                         location: location.clone(),
                         writer: WriterSlot::default(),
                         idle: Default::default(),
+                        opening: Mutex::new(()),
                         commits: AtomicU64::new(0),
                     };
                     (label.clone(), Arc::new(database))
@@ -453,25 +466,30 @@ impl SqliteDatabases {
         &self.stats
     }
 
-    fn open(&self, allowed: &[String], label: &str) -> Result<SqliteHandle, Failure> {
+    async fn open(&self, allowed: &[String], label: &str) -> Result<SqliteHandle, Failure> {
         if !allowed.iter().any(|l| l == label) {
             return Err(Failure::AccessDenied);
         }
         let database = self.databases.get(label).ok_or(Failure::NoSuchDatabase)?;
-        // A file's connection is borrowed now, so that a database that
-        // cannot be opened fails here, and given back after the first
-        // statement.
+        // In memory, the connection is the database: the guest keeps it. A
+        // file's is borrowed per statement; one is borrowed and given back
+        // now, so that a database that cannot be opened fails here.
         let (pooled, lent_from) = match &database.location {
             StoreLocation::InMemory => {
                 let conn = Connection::open_in_memory().map_err(|e| Failure::Io(e.to_string()))?;
-                (new_pooled(conn), None)
+                (Some(new_pooled(conn)), None)
             }
-            StoreLocation::File(_) => (database.borrow(&self.stats)?, Some(database.clone())),
+            StoreLocation::File(_) => {
+                database.give_back(database.borrow(&self.stats).await?);
+                (None, Some(database.clone()))
+            }
         };
         let mut counts = GuestCounts::default();
-        counts.switch_to(&pooled.conn);
+        if let Some(pooled) = &pooled {
+            counts.switch_to(&pooled.conn);
+        }
         Ok(SqliteHandle {
-            pooled: Some(pooled),
+            pooled,
             database: lent_from,
             writer: database.writer.clone(),
             writing: None,
@@ -589,7 +607,7 @@ macro_rules! sqlite_interface {
 
         impl HostConnection for HostState {
             async fn open(&mut self, database: String) -> wasmtime::Result<Result<Resource<SqliteHandle>, Error>> {
-                let opened = self.app.sqlite.open(&self.component.sqlite_databases, &database);
+                let opened = self.app.sqlite.open(&self.component.sqlite_databases, &database).await;
                 match opened {
                     Ok(handle) => Ok(Ok(self.table.push(handle)?)),
                     Err(failure) => Ok(Err(failure.into())),
