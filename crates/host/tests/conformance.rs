@@ -161,6 +161,27 @@ fn sqlite_transactions_types_and_single_statements() {
     assert_eq!(later[0]["rows"], json!([[1]]));
 }
 
+/// `guests` requests to the SQLite component at once, the `n`th running
+/// `statements(n)` on its interface version; every statement must succeed.
+fn all_at_once(
+    host: &Host,
+    guests: usize,
+    statements: impl Fn(usize) -> (&'static str, Value) + Sync,
+) {
+    std::thread::scope(|scope| {
+        for n in 0..guests {
+            let statements = &statements;
+            scope.spawn(move || {
+                let (api, statements) = statements(n);
+                let results = sqlite(host, api, statements);
+                for result in &results {
+                    assert!(result.get("error").is_none(), "guest {n}: {results:?}");
+                }
+            });
+        }
+    });
+}
+
 /// Writers queue in the host: 200 guests writing at once all commit (none
 /// sees `database is locked`), and a guest that ends inside a transaction
 /// (finished or trapped: its connection is dropped) is rolled back and does
@@ -185,25 +206,15 @@ fn sqlite_concurrent_writers_queue_and_an_abandoned_transaction_is_rolled_back()
         abandoned.iter().all(|r| r.get("error").is_none()),
         "{abandoned:?}"
     );
-    std::thread::scope(|scope| {
-        for n in 0..200 {
-            let host = &host;
-            scope.spawn(move || {
-                let results = sqlite(
-                    host,
-                    if n % 2 == 0 { "v2" } else { "v3" },
-                    json!([
-                        {"sql": "BEGIN IMMEDIATE", "params": []},
-                        {"sql": "SELECT COUNT(*) FROM w", "params": []},
-                        {"sql": "INSERT INTO w VALUES (?)", "params": [n]},
-                        {"sql": "COMMIT", "params": []},
-                    ]),
-                );
-                for result in &results {
-                    assert!(result.get("error").is_none(), "writer {n}: {results:?}");
-                }
-            });
-        }
+    all_at_once(&host, 200, |n| {
+        let api = if n % 2 == 0 { "v2" } else { "v3" };
+        let statements = json!([
+            {"sql": "BEGIN IMMEDIATE", "params": []},
+            {"sql": "SELECT COUNT(*) FROM w", "params": []},
+            {"sql": "INSERT INTO w VALUES (?)", "params": [n]},
+            {"sql": "COMMIT", "params": []},
+        ]);
+        (api, statements)
     });
     let rows = sqlite(
         &host,
@@ -418,25 +429,14 @@ fn sqlite_guests_waiting_for_the_writer_hold_no_connection() {
         "v3",
         json!([{"sql": "CREATE TABLE waiting (n INTEGER)", "params": []}]),
     );
-    std::thread::scope(|scope| {
-        for n in 0..100 {
-            let host = &host;
-            scope.spawn(move || {
-                let results = sqlite(
-                    host,
-                    "v3",
-                    json!([
-                        {"sql": "SELECT COUNT(*) FROM waiting", "params": []},
-                        {"sql": "BEGIN IMMEDIATE", "params": []},
-                        {"sql": "INSERT INTO waiting VALUES (?)", "params": [n]},
-                        {"sql": "COMMIT", "params": []},
-                    ]),
-                );
-                for result in &results {
-                    assert!(result.get("error").is_none(), "writer {n}: {results:?}");
-                }
-            });
-        }
+    all_at_once(&host, 100, |n| {
+        let statements = json!([
+            {"sql": "SELECT COUNT(*) FROM waiting", "params": []},
+            {"sql": "BEGIN IMMEDIATE", "params": []},
+            {"sql": "INSERT INTO waiting VALUES (?)", "params": [n]},
+            {"sql": "COMMIT", "params": []},
+        ]);
+        ("v3", statements)
     });
     let metrics = host.json("/.well-known/fleetjobs/metrics")["sqlite"].clone();
     let opened = metrics["connectionsOpened"].as_u64().unwrap();
