@@ -29,10 +29,10 @@ pub fn new_engine() -> wasmtime::Result<Engine> {
     // with the memories' decommits), or every stack a burst ran on stays
     // resident for good.
     config.async_stack_zeroing(true);
-    // Funcref tables filled at instantiation: lazily, each first indirect
-    // call of an instance went through a libcall (5% of the host's CPU under
-    // the device updates benchmark, against an eager fill that costs less).
-    config.table_lazy_init(false);
+    // Funcref tables stay filled lazily (wasmtime's default): a request
+    // calls few of a table's functions, and filling every entry at
+    // instantiation (a code lookup each) measured 3-7% slower under the
+    // device updates benchmark.
     let mut pooling = PoolingAllocationConfig::default();
     pooling.total_component_instances(1000);
     pooling.total_memories(1000);
