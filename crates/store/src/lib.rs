@@ -75,6 +75,9 @@ pub struct Store<S> {
     /// The open transaction's counter changes by (job, status), written
     /// at its end in key order (see [`Store::count`]).
     counts: std::cell::RefCell<std::collections::BTreeMap<(String, &'static str), i64>>,
+    /// Whether the open transaction wrote outbox messages
+    /// ([`Store::claim_lane_of`] looks for nothing otherwise).
+    wrote_messages: std::cell::Cell<bool>,
 }
 
 impl<S: Sql> Store<S> {
@@ -84,6 +87,7 @@ impl<S: Sql> Store<S> {
             options,
             in_transaction: std::cell::Cell::new(false),
             counts: Default::default(),
+            wrote_messages: std::cell::Cell::new(false),
         }
     }
 
@@ -165,6 +169,7 @@ impl<S: Sql> Store<S> {
         }
         self.sql.execute(self.dialect().begin(), &[])?;
         self.in_transaction.set(true);
+        self.wrote_messages.set(false);
         let outcome = work(self).and_then(|value| {
             self.flush_counts()?;
             Ok(value)

@@ -132,6 +132,7 @@ impl<S: Sql> Store<S> {
             ),
             &[json_rows(rows), Value::from(now)],
         )?;
+        self.wrote_messages.set(true);
         Ok(())
     }
 
@@ -147,7 +148,10 @@ impl<S: Sql> Store<S> {
         self.claim(Lanes::Any, now, lease_ms, limit)
     }
 
-    /// Like [`Store::claim_lane`], for the lane of `thing_name` only.
+    /// Like [`Store::claim_lane`], for the lane of `thing_name` only. Inside
+    /// a transaction that wrote no message, none without looking: what waits
+    /// in the lane is for its writers and the sweeper to publish (a device's
+    /// progress report costs no query).
     pub fn claim_lane_of(
         &self,
         thing_name: &str,
@@ -155,6 +159,9 @@ impl<S: Sql> Store<S> {
         lease_ms: i64,
         limit: usize,
     ) -> Result<Option<LaneClaim>> {
+        if self.in_transaction.get() && !self.wrote_messages.get() {
+            return Ok(None);
+        }
         self.claim(Lanes::Of(thing_name), now, lease_ms, limit)
     }
 

@@ -451,6 +451,32 @@ fn a_repeated_update_is_applied_once_and_a_rejected_one_writes_nothing() {
     assert_eq!(store.recall_reply("dev", "update other").unwrap(), None);
 }
 
+both_backends!(a_request_claims_its_things_lane_only_when_its_transaction_wrote_messages);
+fn a_request_claims_its_things_lane_only_when_its_transaction_wrote_messages() {
+    let store = memory_store();
+    things(&store, &["dev"]);
+    create_job(&store, "j", job_for(&["dev"]), noon());
+    let claim_in_request = |update: DeviceUpdate| {
+        store
+            .transaction(|s| {
+                s.device_update("dev", "j", None, &update, noon())?;
+                s.claim_lane_of("dev", noon(), 30_000, 100)
+            })
+            .unwrap()
+    };
+
+    // Starting writes no notice: notify and notify-next of the job's
+    // creation wait in the lane, for the sweeper.
+    assert_eq!(claim_in_request(DeviceUpdate::to(InProgress)), None);
+    assert_eq!(store.outbox_len().unwrap(), 2);
+
+    // Succeeding empties the pending list: its notices are published with
+    // what waited before them, in order.
+    let claim = claim_in_request(DeviceUpdate::to(Succeeded)).unwrap();
+    assert_eq!(claim.lane, lane_of("dev"));
+    assert_eq!(claim.messages.len(), 4);
+}
+
 both_backends!(a_publisher_leases_a_whole_lane_so_each_thing_gets_its_messages_in_order);
 fn a_publisher_leases_a_whole_lane_so_each_thing_gets_its_messages_in_order() {
     let store = memory_store();
