@@ -12,8 +12,10 @@ use wasmtime::{Config, Enabled, Engine, InstanceAllocationStrategy, PoolingAlloc
 /// How often the epoch advances; deadlines are counted in these ticks.
 pub const EPOCH_TICK: Duration = Duration::from_millis(10);
 
-/// Slots decommitted together (one TLB flush per batch instead of per slot).
-const DECOMMIT_BATCH: usize = 16;
+/// Slots decommitted together (one TLB flush per batch instead of per slot):
+/// 64 measured 0-14% (6% on average) more device updates/s than 16 in five
+/// alternating pairs, with the memory row unchanged (0.87 vs 0.85).
+const DECOMMIT_BATCH: usize = 64;
 
 /// Bytes of a slot's memory and tables reset in place rather than given
 /// back to the kernel when its instance ends.
